@@ -1,0 +1,7 @@
+"""``python -m pathreason`` (also under ``accelerate launch -m pathreason``)."""
+
+import sys
+
+from pathreason.cli import main
+
+sys.exit(main())

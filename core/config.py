@@ -1,0 +1,297 @@
+"""Run configuration: one pydantic model per concern, validated at the edge.
+
+The same :class:`RunConfig` comes from keyword arguments, a YAML file or CLI overrides
+(``--grpo.num_generations 8``). Section fields reuse TRL's and peft's own argument names where
+they overlap (``sft.max_steps``, ``grpo.num_generations``, ``grpo.beta``, ``lora.r``), so TRL
+knowledge carries over. Defaults are the paper's (design §6). Layers, lowest first: these defaults,
+the model preset's own recipe, the YAML file, keyword arguments, CLI overrides.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pathreason.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LoraConfigSection(_Section):
+    """peft ``LoraConfig`` arguments (paper: r=16, alpha=64, all linear layers of the language model)."""
+
+    r: int = Field(16, ge=1)
+    lora_alpha: int = Field(64, ge=1)
+    lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: str | list[str] = "all-linear"
+    bias: Literal["none", "all", "lora_only"] = "none"
+
+
+class SFTSection(_Section):
+    """TRL ``SFTConfig`` arguments for the supervised phase."""
+
+    enabled: bool = True
+    learning_rate: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.1, ge=0)
+    lr_scheduler_type: str = "cosine"
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    max_steps: int = -1
+    num_train_epochs: float = Field(1.0, gt=0)
+    per_device_train_batch_size: int = Field(8, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    logging_steps: int = Field(10, ge=1)
+    save_steps: int = Field(100, ge=1)
+    save_total_limit: int | None = Field(2, ge=1)
+    freeze_vision: bool = True
+    budget_mix: list[int] | None = None
+    """Train each sample at a budget drawn from this list (None: the training budget only)."""
+
+
+class GRPOSection(_Section):
+    """TRL ``GRPOConfig`` arguments for the reinforcement phase (paper: G=8, beta=0.001, eps=0.2)."""
+
+    enabled: bool = True
+    learning_rate: float = Field(1e-5, gt=0)
+    weight_decay: float = Field(0.1, ge=0)
+    lr_scheduler_type: str = "cosine"
+    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    max_steps: int = -1
+    num_train_epochs: float = Field(1.0, gt=0)
+    per_device_train_batch_size: int = Field(8, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    num_generations: int = Field(8, ge=2)
+    beta: float = Field(0.001, ge=0)
+    epsilon: float = Field(0.2, gt=0, lt=1)
+    temperature: float = Field(1.0, gt=0)
+    max_completion_length: int = Field(256, ge=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    logging_steps: int = Field(5, ge=1)
+    save_steps: int = Field(50, ge=1)
+    save_total_limit: int | None = Field(2, ge=1)
+    format_weight: float = Field(1.0, ge=0)
+    """lambda_f of design §5.3: R = R_task + format_weight * R_format."""
+    use_vllm: bool = False
+    vllm_mode: Literal["colocate", "server"] = "colocate"
+
+    @model_validator(mode="after")
+    def _batch_divides(self) -> GRPOSection:
+        total = self.per_device_train_batch_size * self.gradient_accumulation_steps
+        if total % self.num_generations:
+            raise ValueError(
+                f"per_device_train_batch_size x gradient_accumulation_steps = {total} completions must be "
+                f"divisible by num_generations = {self.num_generations} (TRL's GRPO batch counts completions)"
+            )
+        return self
+
+
+class AllocatorSection(GRPOSection):
+    """The token allocator: a second LoRA policy trained with GRPO (paper §3.2.2)."""
+
+    enabled: bool = False
+    lam: float = Field(0.5, gt=0, le=1)
+    """lambda of Eq. 10: tokens above N0 earn lam * score."""
+    view: Literal["n0", "low"] = "n0"
+    """What the allocator sees: the image at N0 tokens (paper) or a cheap low-resolution look."""
+    low_view_tokens: int = Field(4, ge=1)
+    max_completion_length: int = Field(64, ge=1)
+    learning_rate: float = Field(1e-4, gt=0)
+
+
+class BudgetSection(_Section):
+    """Visual-token budgets (design §5.1)."""
+
+    train_tokens: int = Field(256, ge=1)
+    """N: the training budget; also defines N0 = min(native, N)."""
+    budgeter: str = "static"
+    """The budgeter used during training (``name`` or ``name:argument``)."""
+    patch: int = Field(28, ge=1)
+
+
+class DatasetSection(_Section):
+    """Which dataset plugin, where its local copy is, and which splits to use."""
+
+    name: str = "synthpath"
+    root: str | None = None
+    train_split: str = "train"
+    eval_split: str = "test"
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Extra keyword arguments passed to the dataset plugin (e.g. ``n``, ``seed``, ``tile``)."""
+
+
+class RunConfig(BaseModel):
+    """Everything an engine run needs. Build with :meth:`build`, :meth:`from_yaml` or the CLI."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: str = "tiny"
+    task: str | list[str] = "vqa"
+    dataset: DatasetSection = Field(default_factory=lambda: DatasetSection())
+    budget: BudgetSection = Field(default_factory=lambda: BudgetSection())
+    lora: LoraConfigSection | None = Field(default_factory=lambda: LoraConfigSection())
+    """``null`` means full fine-tuning (the tiny preset's recipe)."""
+    sft: SFTSection = Field(default_factory=lambda: SFTSection())
+    grpo: GRPOSection = Field(default_factory=lambda: GRPOSection())
+    allocator: AllocatorSection = Field(default_factory=lambda: AllocatorSection())
+    output_dir: str = "runs/pathreason"
+    seed: int = 42
+    trust_remote_code: bool = False
+    report_to: str | list[str] = "none"
+
+    @field_validator("task")
+    @classmethod
+    def _tasks_not_empty(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and not value:
+            raise ValueError("at least one task is needed")
+        return value
+
+    @property
+    def tasks(self) -> list[str]:
+        return [self.task] if isinstance(self.task, str) else list(self.task)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def build(cls, *layers: Mapping[str, Any] | None, apply_preset: bool = True) -> RunConfig:
+        """Merge ``layers`` (lowest first) over the model preset's recipe and validate once.
+
+        Keys may be nested dicts or dotted (``{"grpo.beta": 0.0}``) or double-underscored
+        (``grpo__beta=0.0``).
+        """
+        merged: dict[str, Any] = {}
+        for layer in layers:
+            if layer:
+                _deep_merge(merged, _expand(layer))
+        if apply_preset:
+            recipe = _preset_recipe(merged.get("model", "tiny"))
+            if recipe:
+                base: dict[str, Any] = copy.deepcopy(dict(recipe))
+                _deep_merge(base, merged)
+                merged = base
+        try:
+            return cls.model_validate(merged)
+        except ValidationError as exc:
+            raise ConfigError(_explain(exc)) from None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, *overrides: Mapping[str, Any] | None) -> RunConfig:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {p} must hold a mapping of settings, got {type(data).__name__}")
+        return cls.build(data, *overrides)
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        text = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+
+def parse_overrides(args: Sequence[str]) -> dict[str, Any]:
+    """``["--grpo.beta", "0", "--task=vqa"]`` -> ``{"grpo.beta": 0, "task": "vqa"}`` (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    items = list(args)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if not item.startswith("--") or item == "--":
+            raise ConfigError(f"unexpected argument {item!r}: overrides look like --section.field VALUE")
+        key = item[2:]
+        if "=" in key:
+            key, raw = key.split("=", 1)
+        else:
+            if i + 1 >= len(items):
+                raise ConfigError(f"override {item} has no value")
+            raw = items[i + 1]
+            i += 1
+        out[key.replace("-", "_")] = yaml.safe_load(raw) if raw != "" else ""
+        i += 1
+    return out
+
+
+def _expand(layer: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in layer.items():
+        parts = key.replace("__", ".").split(".") if isinstance(key, str) else [key]
+        node = out
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"setting {key!r} conflicts with {part!r} = {child!r}")
+            node = child
+        leaf = parts[-1]
+        if isinstance(value, Mapping):
+            existing = node.setdefault(leaf, {})
+            if isinstance(existing, dict):
+                _deep_merge(existing, _expand(value))
+                continue
+        node[leaf] = value.model_dump() if isinstance(value, BaseModel) else value
+    return out
+
+
+def _deep_merge(into: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
+    for key, value in other.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value)
+        else:
+            into[key] = copy.deepcopy(value)
+    return into
+
+
+def _preset_recipe(model: Any) -> Mapping[str, Any]:
+    if not isinstance(model, str):
+        return {}
+    from pathreason.errors import UnknownNameError
+    from pathreason.registry import model_spec
+
+    try:
+        return model_spec(model).recipe
+    except UnknownNameError:
+        return {}  # a local folder or hub id: no preset recipe
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = ["invalid configuration:"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        value = err.get("input")
+        shown = repr(value) if not isinstance(value, dict) else "{...}"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            section = ".".join(str(p) for p in err["loc"][:-1])
+            msg = "unknown setting" + (f" in section {section!r}" if section else "")
+            allowed = _allowed_fields(err["loc"][:-1])
+            if allowed:
+                from pathreason.errors import did_you_mean
+
+                msg += f".{did_you_mean(str(err['loc'][-1]), allowed)} Allowed: {', '.join(allowed)}"
+            lines.append(f"  {where}: {msg}")
+            continue
+        lines.append(f"  {where} = {shown}: {msg}")
+    return "\n".join(lines)
+
+
+def _allowed_fields(loc: Sequence[Any]) -> list[str]:
+    model: Any = RunConfig
+    for part in loc:
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if field is None:
+            return []
+        ann = field.annotation
+        candidates = [a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not candidates:
+            return []
+        model = candidates[0]
+    return sorted(model.model_fields)

@@ -1,0 +1,263 @@
+"""The plugin manager: one discovery path for first-party and third-party plugins.
+
+Plugins are modules registered under the ``pathreason`` entry-point group. pathreason's own
+tasks, rewards, budgeters, datasets and models are declared there too (see ``pyproject.toml``),
+so nothing is special-cased. A plugin that fails to import is reported and skipped; only a
+look-up that needs it fails, with a message naming its distribution.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as importlib_metadata
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from pathreason import hookspecs
+from pathreason.errors import PluginError, UnknownNameError, did_you_mean
+from pathreason.specs import SPEC_TYPES, _Spec, normalize_name
+
+logger = logging.getLogger(__name__)
+
+STRICT_ENV = "PATHREASON_STRICT_PLUGINS"
+DISABLE_ENV = "PATHREASON_DISABLE_PLUGINS"
+
+_KIND_PLURAL = {"task": "tasks", "reward": "rewards", "budgeter": "budgeters", "dataset": "datasets", "model": "models"}
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class PluginInfo:
+    """What ``pathreason plugins`` shows for one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    status: str  # "active" | "disabled" | "failed"
+    error: str | None = None
+    provides: dict[str, list[str]] = field(default_factory=dict)
+
+    def where(self) -> str:
+        return f"plugin {self.name!r} (distribution {self.distribution} {self.version})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "module": self.module,
+            "status": self.status,
+            "error": self.error,
+            "provides": {k: list(v) for k, v in self.provides.items()},
+        }
+
+
+@dataclass
+class _Entry:
+    spec: _Spec
+    plugin: PluginInfo
+
+
+class PathreasonPluginManager(pluggy.PluginManager):
+    """A ``pluggy.PluginManager`` that records where each plugin came from and what it provides."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT_NAME)
+        self.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self._entries: dict[str, dict[str, list[_Entry]]] | None = None
+
+    # ----------------------------------------------------------------------------- loading
+    @staticmethod
+    def strict() -> bool:
+        return _truthy(os.environ.get(STRICT_ENV))
+
+    @staticmethod
+    def disabled_names() -> set[str]:
+        raw = os.environ.get(DISABLE_ENV, "")
+        return {n.strip().lower() for n in raw.split(",") if n.strip()}
+
+    def load_entrypoints(self, group: str = hookspecs.ENTRY_POINT_GROUP) -> None:
+        """Import and register every plugin of the entry-point group (sorted, de-duplicated)."""
+        disabled = self.disabled_names()
+        seen: set[tuple[str, str]] = set()
+        eps = sorted(importlib_metadata.entry_points(group=group), key=lambda ep: (ep.name, ep.value))
+        for ep in eps:
+            if (ep.name, ep.value) in seen:  # one distribution visible twice on sys.path
+                continue
+            seen.add((ep.name, ep.value))
+            dist = getattr(ep, "dist", None)
+            dist_name = dist.metadata["Name"] if dist is not None else "unknown"
+            version = dist.version if dist is not None else "unknown"
+            name = ep.name.strip().lower()
+            info = PluginInfo(name=name, distribution=dist_name, version=version, module=ep.value, status="active")
+            if name in self.infos:
+                other = self.infos[name]
+                info.status = "failed"
+                info.error = (
+                    f"plugin name {name!r} is claimed by two distributions: {other.distribution} "
+                    f"({other.module}) and {dist_name} ({ep.value}); uninstall one of them"
+                )
+                self._fail(info, key=f"{name}@{dist_name}")
+                continue
+            if name in disabled:
+                info.status = "disabled"
+                self.infos[name] = info
+                continue
+            try:
+                obj = ep.load()
+            except Exception as exc:  # a broken plugin must not take the others down
+                info.status = "failed"
+                info.error = f"{type(exc).__name__}: {exc}"
+                self._fail(info)
+                continue
+            self._register(obj, info)
+        unknown = disabled - set(self.infos)
+        for name in sorted(unknown):
+            logger.warning(
+                "%s names %r, which is not an installed plugin.%s Installed: %s",
+                DISABLE_ENV, name, did_you_mean(name, self.infos), ", ".join(sorted(self.infos)) or "none",
+            )
+
+    def register_plugin(self, obj: Any, name: str | None = None, distribution: str = "(registered in code)",
+                        version: str = "") -> PluginInfo:
+        """Register a module or object that implements hooks, as an installed plugin would be."""
+        pname = (name or getattr(obj, "__name__", None) or type(obj).__name__).strip().lower()
+        if pname in self.infos:
+            raise PluginError(f"a plugin named {pname!r} is already registered ({self.infos[pname].where()})")
+        info = PluginInfo(name=pname, distribution=distribution, version=version,
+                          module=getattr(obj, "__name__", repr(obj)), status="active")
+        if pname in self.disabled_names():
+            info.status = "disabled"
+            self.infos[pname] = info
+            return info
+        self._register(obj, info)
+        return info
+
+    def _register(self, obj: Any, info: PluginInfo) -> None:
+        try:
+            self.register(obj, name=info.name)
+        except Exception as exc:  # e.g. a hook with a misspelt name or wrong signature
+            info.status = "failed"
+            info.error = f"{type(exc).__name__}: {exc}"
+            self._fail(info)
+            return
+        self.infos[info.name] = info
+        self._entries = None
+
+    def _fail(self, info: PluginInfo, key: str | None = None) -> None:
+        self.infos[key or info.name] = info
+        self._entries = None
+        message = f"{info.where()} failed to load: {info.error}"
+        if self.strict():
+            raise PluginError(message + f" ({STRICT_ENV} is set)")
+        logger.warning("%s; it is skipped (set %s=1 to make this fatal)", message, STRICT_ENV)
+
+    # ----------------------------------------------------------------------------- collecting
+    def _collect(self) -> dict[str, dict[str, list[_Entry]]]:
+        if self._entries is not None:
+            return self._entries
+        entries: dict[str, dict[str, list[_Entry]]] = {kind: {} for kind in hookspecs.HOOKS}
+        for kind, hook_name in hookspecs.HOOKS.items():
+            caller = getattr(self.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                info = self.infos.get(impl.plugin_name)
+                if info is None or info.status != "active":
+                    continue
+                try:
+                    specs = list(impl.function() or ())
+                    for spec in specs:
+                        if not isinstance(spec, SPEC_TYPES[kind]):
+                            raise TypeError(f"{hook_name}() returned {spec!r}, expected {SPEC_TYPES[kind].__name__}")
+                except Exception as exc:
+                    info.error = f"{hook_name}() raised {type(exc).__name__}: {exc}"
+                    info.status = "failed"
+                    self._fail(info)
+                    # drop what this plugin contributed to earlier kinds too
+                    for bucket in entries.values():
+                        for name in list(bucket):
+                            bucket[name] = [e for e in bucket[name] if e.plugin is not info]
+                            if not bucket[name]:
+                                del bucket[name]
+                    info.provides = {}
+                    continue
+                for spec in specs:
+                    for key in (spec.name, *spec.aliases):
+                        entries[kind].setdefault(key, []).append(_Entry(spec, info))
+                    info.provides.setdefault(_KIND_PLURAL[kind], []).append(spec.name)
+        self._entries = entries
+        return entries
+
+    def specs(self, kind: str) -> dict[str, _Spec]:
+        """Every spec of one kind by canonical name (aliases not repeated); conflicts left out."""
+        out: dict[str, _Spec] = {}
+        for key, entries in self._collect()[kind].items():
+            if len(entries) == 1 and entries[0].spec.name == key:
+                out[key] = entries[0].spec
+        return dict(sorted(out.items()))
+
+    def lookup(self, kind: str, name: str) -> _Spec:
+        """The spec of ``kind`` called ``name`` (or an alias of it), or a helpful error."""
+        key = normalize_name(name) if isinstance(name, str) and name.strip() else name
+        entries = self._collect()[kind].get(key, []) if isinstance(key, str) else []
+        specs_by_plugin = {id(e.spec): e for e in entries}
+        if len(specs_by_plugin) > 1:
+            who = " and ".join(sorted(e.plugin.where() for e in specs_by_plugin.values()))
+            raise PluginError(f"{kind} name {key!r} is claimed by two plugins: {who}; "
+                              f"disable one with {DISABLE_ENV}=<plugin name>")
+        if entries:
+            return entries[0].spec
+        known = sorted(self._collect()[kind])
+        msg = f"unknown {kind} {name!r}."
+        failed = [i for i in self.infos.values() if i.status == "failed"]
+        culprit = [i for i in failed if isinstance(key, str) and (i.name == key or key in i.module.lower())]
+        disabled = [i for i in self.infos.values() if i.status == "disabled" and i.name == key]
+        if culprit:
+            i = culprit[0]
+            msg = (f"{kind} {name!r} is unavailable: {i.where()} failed to load: {i.error}. "
+                   f"Reinstall or fix {i.distribution}.")
+        elif disabled:
+            msg += f" It belongs to {disabled[0].where()}, disabled by {DISABLE_ENV}."
+        else:
+            msg += did_you_mean(str(name), known)
+            msg += f" Known {_KIND_PLURAL[kind]}: {', '.join(known) or 'none'}."
+            if failed:
+                msg += " Plugins that failed to load and may provide it: " + "; ".join(
+                    f"{i.where()}: {i.error}" for i in failed)
+        raise UnknownNameError(msg)
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        self._collect()
+        return sorted(self.infos.values(), key=lambda i: (i.name, i.distribution))
+
+
+_default: PathreasonPluginManager | None = None
+
+
+def get_plugin_manager() -> PathreasonPluginManager:
+    """The process-wide plugin manager, loading entry points on first use."""
+    global _default
+    if _default is None:
+        pm = PathreasonPluginManager()
+        pm.load_entrypoints()
+        _default = pm
+    return _default
+
+
+def set_plugin_manager(pm: PathreasonPluginManager | None) -> PathreasonPluginManager | None:
+    """Replace the process-wide manager (``None`` reloads entry points on next use); returns the old one."""
+    global _default
+    old, _default = _default, pm
+    return old
+
+
+def names(kind: str) -> Iterable[str]:
+    return get_plugin_manager().specs(kind).keys()

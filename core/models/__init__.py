@@ -1,0 +1,1 @@
+"""Model presets, the tiny embedded model and loading through ``from_pretrained``."""

@@ -1,0 +1,74 @@
+"""Public look-ups by name: ``get_task``, ``get_reward``, ``get_budgeter``, ``get_dataset``, ``get_model``.
+
+Each resolves a name (or alias) through the plugin manager and calls the spec's factory.
+Unknown names raise :class:`pathreason.errors.UnknownNameError` listing the known names with a
+"did you mean".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pathreason.manager import PluginInfo, get_plugin_manager
+from pathreason.specs import BudgeterSpec, DatasetSpec, ModelSpec, RewardSpec, TaskSpec
+
+
+def task_spec(name: str) -> TaskSpec:
+    spec = get_plugin_manager().lookup("task", name)
+    assert isinstance(spec, TaskSpec)
+    return spec
+
+
+def reward_spec(name: str) -> RewardSpec:
+    spec = get_plugin_manager().lookup("reward", name)
+    assert isinstance(spec, RewardSpec)
+    return spec
+
+
+def budgeter_spec(name: str) -> BudgeterSpec:
+    spec = get_plugin_manager().lookup("budgeter", name)
+    assert isinstance(spec, BudgeterSpec)
+    return spec
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    spec = get_plugin_manager().lookup("dataset", name)
+    assert isinstance(spec, DatasetSpec)
+    return spec
+
+
+def model_spec(name: str) -> ModelSpec:
+    spec = get_plugin_manager().lookup("model", name)
+    assert isinstance(spec, ModelSpec)
+    return spec
+
+
+def get_task(name: str, **options: Any) -> Any:
+    """The task called ``name`` (or one of its aliases, e.g. ``"det"``), built with ``options``."""
+    return task_spec(name).create(**options)
+
+
+def get_reward(name: str, **options: Any) -> Any:
+    """The reward callable called ``name``; usable as is by ``trl.GRPOTrainer``."""
+    return reward_spec(name).create(**options)
+
+
+def get_budgeter(name: str) -> Any:
+    """A budgeter from ``"name"`` or ``"name:argument"`` (e.g. ``"static:128"``)."""
+    base, _, arg = name.partition(":")
+    return budgeter_spec(base).create(arg or None)
+
+
+def get_dataset(name: str) -> Any:
+    """The loader called ``name``: call it as ``get_dataset("synthpath")(split="train", n=100)``."""
+    return dataset_spec(name).factory
+
+
+def get_model(name: str) -> ModelSpec:
+    """The model preset called ``name`` (its factory resolves the weights' location lazily)."""
+    return model_spec(name)
+
+
+def list_plugins() -> list[PluginInfo]:
+    """Every plugin found: name, distribution, version, status and what it provides."""
+    return get_plugin_manager().plugin_infos()
