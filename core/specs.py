@@ -67,7 +67,7 @@ class RewardSpec(_Spec):
     """A reward function with TRL's contract: ``f(completions, **columns) -> list[float | None]``.
 
     ``factory(**options)`` returns the callable; its ``__name__`` is what TRL logs
-    (``reward/<name>/mean``). ``low``/``high`` document the range of a non-``None`` value.
+    (``rewards/<name>/mean``). ``low``/``high`` document the range of a non-``None`` value.
     """
 
     kind: ClassVar[str] = "reward"
@@ -91,7 +91,8 @@ class DatasetSpec(_Spec):
     """A loader of canonical :class:`pathreason.Sample` records.
 
     ``factory(split=..., **options)`` returns a list of samples. ``tasks`` names the task kinds
-    the dataset provides; ``needs_root`` says whether a local folder (``root=``) is required.
+    the dataset provides (a dataset with several accepts ``task=`` to load only one);
+    ``needs_root`` says whether a local folder (``root=``) is required.
     """
 
     kind: ClassVar[str] = "dataset"

@@ -1,0 +1,48 @@
+"""The subtyping reward (paper Eq. 8, design §5.3): R = 1[ĉ = c].
+
+The predicted class matches by option letter (``"B"``, ``"(B)"``, ``"B) HP"``: the prompt lists
+the classes as ``(A) x, (B) y, ...``) or by class name, case-insensitively and with punctuation
+folded (:mod:`pathreason.rewards.choices`). A completion without an ``<answer>`` block scores 0.
+
+>>> subtyping_reward(["<answer>(B)</answer>", "<answer>ta.hg</answer>", "no tags"],
+...                  answer=["HP", "TA.HG", "HP"], options=[["NORM", "HP", "TA.HG"]] * 3)
+[1.0, 1.0, 0.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pathreason.rewards.choices import matches_choice
+from pathreason.rewards.columns import applies, column
+from pathreason.rewards.parsing import Completion, extract_answer
+
+__all__ = ["score_subtyping", "subtyping_reward"]
+
+
+def score_subtyping(pred: str | None, answer: str, options: Sequence[str] | None = None) -> float:
+    """Eq. 8 for an already-extracted answer ``pred`` (``None`` scores 0): 1.0 or 0.0.
+
+    >>> score_subtyping("c", "TA.HG", ["NORM", "HP", "TA.HG"]), score_subtyping("Norm", "NORM")
+    (1.0, 1.0)
+    """
+    return 1.0 if matches_choice(pred, answer, options) else 0.0
+
+
+def subtyping_reward(completions: Sequence[Completion], **columns: Any) -> list[float | None]:
+    """TRL reward: :func:`score_subtyping` of each completion's answer; ``None`` where ``task`` is
+    not ``subtyping``. Columns: ``answer`` (required), ``options`` (optional), ``task`` (optional)."""
+    n = len(completions)
+    mask = applies(columns, n, "subtyping")
+    if not any(mask):
+        return [None] * n
+    answers = column(columns, "answer", n, "subtyping")
+    options = column(columns, "options", n, "subtyping", required=False)
+    return [
+        score_subtyping(extract_answer(c), "" if a is None else str(a), o) if m else None
+        for c, a, o, m in zip(completions, answers, options, mask)
+    ]
+
+
+subtyping_reward.__name__ = "subtyping"  # TRL logs rewards/<__name__>/mean
