@@ -1,32 +1,101 @@
-"""Sub-commands of the ``pathreason`` CLI beyond ``plugins`` (each imports what it needs when run)."""
+"""Sub-commands of the ``pathreason`` CLI beyond ``plugins`` (each imports what it needs when run).
+
+``train``, ``eval`` and ``predict`` mirror the :class:`pathreason.Engine` API; every setting of
+the run config is reachable as ``--section.field VALUE`` (e.g. ``--grpo.num_generations 4``).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 
+def _engine(args: argparse.Namespace, for_training: bool) -> Any:
+    from pathreason.config import parse_overrides
+    from pathreason.engine import Engine
+    from pathreason.runs import RunDir
+
+    overrides = parse_overrides(args.overrides)
+    for key in ("task", "model", "dataset", "output_dir"):
+        value = getattr(args, key, None)
+        if value is not None:
+            overrides["dataset.name" if key == "dataset" else key] = value
+    run_dir = getattr(args, "run", None) or (None if for_training else overrides.get("output_dir"))
+    if run_dir and RunDir(run_dir).is_run() and (not for_training or args.resume):
+        overrides.pop("output_dir", None)
+        return Engine.load(run_dir, **overrides)
+    if args.config:
+        return Engine.from_config(args.config, **overrides)
+    return Engine(**overrides)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    engine = _engine(args, for_training=True)
+    engine.train(resume=args.resume)
+    print(f"run folder: {engine.run.path}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    engine = _engine(args, for_training=False)
+    report = engine.evaluate(split=args.split, budgeter=args.budgeter, n=args.n, phase=args.phase)
+    print(report.table())
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    return 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from PIL import Image
+    engine = _engine(args, for_training=False)
+    image = args.image or _first_shipped_tile()
+    options = [o.strip() for o in args.options.split(",")] if args.options else []
+    meta = {"category": args.category, "organ": args.organ} if args.category or args.organ else {}
+    record = engine.predict(image, question=args.question or "", options=options, task=args.predict_task,
+                            budgeter=args.budgeter, meta={k: v for k, v in meta.items() if v})
+    print(f"image: {image}")
+    print(f"phase: {engine.latest_phase()}  visual tokens: {record.tokens}")
+    print(f"completion: {record.completion}")
+    print(f"answer: {record.parsed}")
+    return 0
 
-    from pathreason.budget import resize_to_budget
-    from pathreason.inference import generate
-    from pathreason.models.loading import load_model, load_processor, resolve_model
-    from pathreason.prompts import SYSTEM_PROMPT, vqa_prompt
 
-    location, _ = resolve_model(args.model)
-    processor = load_processor(location)
-    model = load_model(location)
-    image_path = args.image or _first_shipped_tile()
-    image = resize_to_budget(Image.open(image_path).convert("RGB"), args.tokens)
-    conversation: list[dict[str, Any]] = [
-        {"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPT}]},
-        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": vqa_prompt(args.question)}]},
-    ]
-    (result,) = generate(model, processor, [conversation], [image], max_new_tokens=args.max_new_tokens)
-    print(f"image: {image_path}")
-    print(f"visual tokens: {result.visual_tokens}")
-    print(result.text)
+def _cmd_new_plugin(args: argparse.Namespace) -> int:
+    from pathreason.template import write_plugin
+
+    folder = write_plugin(args.name, args.directory)
+    print(f"wrote {folder}")
+    print(f"next: cd {folder} && pip install -e '.[test]' && pathreason plugins && python -m pytest")
+    return 0
+
+
+def _cmd_datasets(args: argparse.Namespace) -> int:
+    from pathreason.manager import get_plugin_manager
+
+    specs = get_plugin_manager().specs("dataset")
+    if args.action == "check":
+        from pathreason.registry import dataset_spec
+
+        if not args.name:
+            raise SystemExit("pathreason datasets check: give a dataset name, e.g. `datasets check crag --root DIR`")
+        spec = dataset_spec(args.name)
+        if spec.check is None:
+            print(f"dataset {spec.name!r} has no folder check")
+            return 1
+        if spec.needs_root and not args.root:
+            raise SystemExit(f"pathreason datasets check {spec.name}: --root PATH (the local copy) is required")
+        summary = spec.check(args.root) if spec.needs_root else spec.check()
+        print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.to_text())
+        return 0 if getattr(summary, "ok", True) else 1
+    rows = [{"name": s.name, "tasks": list(s.tasks), "needs_root": s.needs_root, "description": s.description}
+            for s in specs.values()]  # type: ignore[attr-defined]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max(len(r["name"]) for r in rows) if rows else 4
+        for r in rows:
+            where = "local folder (--root)" if r["needs_root"] else "built in"
+            print(f"{r['name']:<{width}}  {', '.join(r['tasks']):<28}  {where:<22}  {r['description']}")
     return 0
 
 
@@ -41,11 +110,60 @@ def _first_shipped_tile() -> str:
     return str(folder / tiles[0])
 
 
+def _run_options(p: argparse.ArgumentParser, training: bool) -> None:
+    p.add_argument("--config", help="a run config YAML file")
+    if training:
+        p.add_argument("--task", help="task name(s): vqa, subtyping (sub), detection (det) or a plugin's")
+        p.add_argument("--model", help="model preset, local folder or hub id (default: tiny)")
+        p.add_argument("--dataset", help="dataset plugin (default: synthpath)")
+        p.add_argument("--output-dir", "--output_dir", dest="output_dir", help="run folder")
+        p.add_argument("--resume", action="store_true", help="continue the run in --output-dir")
+    else:
+        p.add_argument("--run", help="a run folder written by `pathreason train` (default: untrained model)")
+        p.add_argument("--task", help="task for an engine without a run folder")
+        p.add_argument("--model", help="model for an engine without a run folder")
+    p.set_defaults(accepts_overrides=True)
+
+
 def add_commands(sub: Any) -> None:
+    p = sub.add_parser("train", help="SFT then GRPO (the task performer); --section.field VALUE overrides")
+    _run_options(p, training=True)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a run: the paper's metrics and TPI")
+    _run_options(p, training=False)
+    p.add_argument("--split", default=None, help="split to evaluate (default: the config's eval split)")
+    p.add_argument("--budgeter", default="static", help="static, static:N, native, allocator, ...")
+    p.add_argument("--n", type=int, default=None, help="evaluate only the first N samples")
+    p.add_argument("--phase", default=None, help="base, sft or grpo (default: the latest finished)")
+    p.add_argument("--json", action="store_true", help="also print the report as JSON")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("datasets", help="list dataset plugins, or check a local copy: datasets check NAME --root PATH")
+    p.add_argument("action", nargs="?", choices=["list", "check"], default="list")
+    p.add_argument("name", nargs="?", help="dataset to check")
+    p.add_argument("--root", help="the dataset's local folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_datasets)
+
     p = sub.add_parser("predict", help="answer one question about one image")
+    _run_options(p, training=False)
     p.add_argument("--image", help="path of an image file (default: a real H&E tile shipped with pathreason)")
-    p.add_argument("--question", required=True)
-    p.add_argument("--model", default="tiny", help="model preset, local folder or hub id (default: tiny)")
-    p.add_argument("--tokens", type=int, default=256, help="visual-token budget (default 256)")
-    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--question", default="", help="the question (VQA)")
+    p.add_argument("--options", default="", help="comma-separated options (multiple choice, subtyping)")
+    p.add_argument("--predict-task", "--as", dest="predict_task", default=None,
+                   help="task to answer with (default: the run's first task)")
+    p.add_argument("--category", default=None, help="detection: what to detect (e.g. glands)")
+    p.add_argument("--organ", default=None, help="detection: the organ (e.g. colon)")
+    p.add_argument("--budgeter", default="static")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("new-plugin", help="write a ready-to-install plugin package pathreason-plugin-NAME/")
+    p.add_argument("name", help="the plugin's name: lower-case letters and digits, parts joined by '-' or '_'")
+    p.add_argument("--directory", "-d", default=".", help="where to write the package folder (default: here)")
+    p.set_defaults(func=_cmd_new_plugin)
+
+
+__all__ = ["add_commands"]
+
+
