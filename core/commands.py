@@ -87,8 +87,11 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         summary = spec.check(args.root) if spec.needs_root else spec.check()
         print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.to_text())
         return 0 if getattr(summary, "ok", True) else 1
-    rows = [{"name": s.name, "tasks": list(s.tasks), "needs_root": s.needs_root, "description": s.description}
-            for s in specs.values()]  # type: ignore[attr-defined]
+    from pathreason.specs import DatasetSpec
+
+    rows: list[dict[str, Any]] = [
+        {"name": s.name, "tasks": list(s.tasks), "needs_root": s.needs_root, "description": s.description}
+        for s in specs.values() if isinstance(s, DatasetSpec)]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

@@ -41,7 +41,8 @@ class SFTSection(_Section):
     learning_rate: float = Field(1e-4, gt=0)
     weight_decay: float = Field(0.1, ge=0)
     lr_scheduler_type: str = "cosine"
-    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    """Fraction of the steps spent warming the learning rate up (TrainingArguments.warmup_steps < 1)."""
     max_steps: int = -1
     num_train_epochs: float = Field(1.0, gt=0)
     per_device_train_batch_size: int = Field(8, ge=1)
@@ -62,7 +63,8 @@ class GRPOSection(_Section):
     learning_rate: float = Field(1e-5, gt=0)
     weight_decay: float = Field(0.1, ge=0)
     lr_scheduler_type: str = "cosine"
-    warmup_ratio: float = Field(0.0, ge=0, le=1)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    """Fraction of the steps spent warming the learning rate up (TrainingArguments.warmup_steps < 1)."""
     max_steps: int = -1
     num_train_epochs: float = Field(1.0, gt=0)
     per_device_train_batch_size: int = Field(8, ge=1)
@@ -78,6 +80,10 @@ class GRPOSection(_Section):
     save_total_limit: int | None = Field(2, ge=1)
     format_weight: float = Field(1.0, ge=0)
     """lambda_f of design §5.3: R = R_task + format_weight * R_format."""
+    loss_type: str = "grpo"
+    """TRL's loss_type; "grpo" is the paper's Eq. 1 (per-sequence length normalisation)."""
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    """Advantage scaling: "group" is the paper's (R - mean) / std over the G outputs of a prompt."""
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
 

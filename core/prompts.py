@@ -62,10 +62,29 @@ _VOCABULARY = (
     "bounding box boxes x y min max token tokens number"
 )
 
+#: Phrases pathology prompts and answers use often (class names, tissue descriptions, rationales).
+PHRASES = (
+    "stromal spindle-cell tissue", "glandular adenoma", "low-grade dysplasia", "high-grade dysplasia",
+    "glandular tissue", "stromal tissue", "dysplastic epithelium", "spindle-cell stroma",
+    "glands with open lumens", "crowded epithelium", "fine and even", "coarse and speckled",
+    "What type of tissue is shown", "What is the chromatin pattern of the nuclei", "How many glands are visible",
+    "Are there glands in this image", "Is the chromatin coarse and speckled", "Which pattern best describes the tissue",
+    "I look at the tissue to answer the question.", "I compare the tissue with each category.",
+    "I scan the image for", "I examine the tissue in the image.", "normal mucosa", "adenocarcinoma",
+)
+
 
 def corpus_lines() -> list[str]:
-    """Text the embedded tiny tokenizer is trained on (deterministic)."""
-    lines = [SYSTEM_PROMPT, ALLOCATION_PROMPT, DETECTION_PROMPT, SUBTYPING_PROMPT, VQA_PROMPT, _VOCABULARY]
+    """Text the embedded tiny tokenizer is trained on (deterministic).
+
+    The fixed templates are repeated so that byte-pair merges (which may cross word boundaries in
+    the tiny tokenizer) turn each into a few tokens: the system prompt costs ~30 tokens instead of
+    ~150, which keeps CPU training of the tiny model fast.
+    """
+    templates = [SYSTEM_PROMPT, ALLOCATION_PROMPT, SUBTYPING_PROMPT.split("{")[0],
+                 DETECTION_PROMPT.split("{")[0], " in pathology ", DETECTION_PROMPT.split("}")[-1]]
+    lines = [t for t in templates for _ in range(40)]
+    lines += [p for p in PHRASES for _ in range(8)]
     words = _VOCABULARY.split()
     lines += [" ".join(words[i:i + 12]) for i in range(0, len(words), 3)]
     lines += [f"<think> {w} </think> <answer> {w} </answer>" for w in words]

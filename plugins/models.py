@@ -23,9 +23,17 @@ def _tiny() -> str:
     return str(tiny_path())
 
 
-#: The tiny preset's own recipe (a LoRA on a tiny random model barely learns; see the notes in
-#: docs). Filled in by the engine work; the user's config always wins over it.
-TINY_RECIPE: dict[str, Any] = {}
+#: The tiny preset's own recipe; the user's config always wins over it. A LoRA on a randomly
+#: initialised tiny model barely moves, so the tiny preset fine-tunes the whole language model
+#: (``lora: null``) with its random vision tower frozen, at a high learning rate, and mixes
+#: budgets during SFT so that the performer can answer at any budget an allocator may pick.
+TINY_RECIPE: dict[str, Any] = {
+    "lora": None,
+    "sft": {"learning_rate": 1e-3, "warmup_ratio": 0.05, "max_steps": 150, "per_device_train_batch_size": 16,
+            "budget_mix": [16, 64, 256], "logging_steps": 10, "freeze_vision": True},
+    "grpo": {"learning_rate": 2e-5, "max_steps": 30, "per_device_train_batch_size": 8, "num_generations": 4,
+             "max_completion_length": 48, "logging_steps": 5},
+}
 
 
 @hookimpl

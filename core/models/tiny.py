@@ -87,25 +87,29 @@ def _corpus() -> list[str]:
 
 
 def build_tokenizer() -> Any:
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=None))
-    # Digits one by one (as Qwen does), so box coordinates and token counts are learnable.
+    # Digits one by one (as Qwen does), so box coordinates and token counts are learnable. No
+    # word split: merges may span words, so the fixed prompts cost few tokens (fast on a CPU).
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(r"\p{N}"), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
     ])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=640,
+        vocab_size=1024,
         min_frequency=2,
+        max_token_length=200,
         special_tokens=SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tok.train_from_iterator(_corpus(), trainer=trainer)
-    tok.add_special_tokens(TAG_TOKENS)  # single tokens, kept on decode
+    # Single tokens, but not "special": trainers decode with skip_special_tokens=True, and the
+    # rewards must still see the tags.
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAG_TOKENS])
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",

@@ -1,0 +1,144 @@
+"""The one shared training engine: TRL's ``SFTTrainer`` and ``GRPOTrainer`` wired for pathreason.
+
+Nothing here re-implements GRPO (paper Eq. 1-3 are TRL's ``loss_type="grpo"`` with
+``scale_rewards="group"``); this module only turns samples into TRL datasets, builds the
+trainer arguments from the run config, and prepares the policy (LoRA or full fine-tuning).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from pathreason.config import GRPOSection, LoraConfigSection, RunConfig, SFTSection
+
+logger = logging.getLogger(__name__)
+
+#: Linear layers of the language model only ("all linear layers of the language model", design §6).
+LM_LINEAR_REGEX = r"^(?!.*visual).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
+
+
+def is_vision_parameter(name: str) -> bool:
+    return ".visual." in f".{name}"
+
+
+def freeze_vision(model: Any) -> int:
+    """Freeze the vision tower (and its merger); returns how many tensors were frozen."""
+    n = 0
+    for name, param in model.named_parameters():
+        if is_vision_parameter(name):
+            param.requires_grad_(False)
+            n += 1
+    return n
+
+
+def lora_config(section: LoraConfigSection) -> Any:
+    from peft import LoraConfig
+
+    targets: Any = section.target_modules
+    if targets == "all-linear":
+        targets = LM_LINEAR_REGEX
+    return LoraConfig(r=section.r, lora_alpha=section.lora_alpha, lora_dropout=section.lora_dropout,
+                      target_modules=targets, bias=section.bias, task_type="CAUSAL_LM")
+
+
+def device_kwargs() -> dict[str, Any]:
+    """Mixed precision where the hardware has it; plain fp32 on CPU (TRL's bf16 default fails there)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return {"bf16": torch.cuda.is_bf16_supported(), "fp16": False}
+    return {"bf16": False, "fp16": False, "use_cpu": True}
+
+
+def _common(section: SFTSection | GRPOSection, cfg: RunConfig, output_dir: Path) -> dict[str, Any]:
+    return dict(
+        output_dir=str(output_dir),
+        learning_rate=section.learning_rate,
+        weight_decay=section.weight_decay,
+        lr_scheduler_type=section.lr_scheduler_type,
+        warmup_steps=section.warmup_ratio,
+        max_steps=section.max_steps,
+        num_train_epochs=section.num_train_epochs,
+        per_device_train_batch_size=section.per_device_train_batch_size,
+        gradient_accumulation_steps=section.gradient_accumulation_steps,
+        max_grad_norm=section.max_grad_norm,
+        logging_steps=section.logging_steps,
+        save_strategy="steps",
+        save_steps=section.save_steps,
+        save_total_limit=section.save_total_limit,
+        save_only_model=False,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to=cfg.report_to,
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        **device_kwargs(),
+    )
+
+
+def sft_arguments(cfg: RunConfig, output_dir: Path) -> Any:
+    from trl import SFTConfig
+
+    # Mixed budgets: batch rows of similar length together (no padding a 16-token image to 256).
+    strategy = "group_by_length" if cfg.sft.budget_mix else "random"
+    return SFTConfig(**_common(cfg.sft, cfg, output_dir), max_length=None, completion_only_loss=True,
+                     gradient_checkpointing=False, train_sampling_strategy=strategy, length_column_name="length")
+
+
+def grpo_arguments(section: GRPOSection, cfg: RunConfig, output_dir: Path, reward_weights: Sequence[float]) -> Any:
+    from trl import GRPOConfig
+
+    kwargs: dict[str, Any] = dict(
+        num_generations=section.num_generations,
+        beta=section.beta,
+        epsilon=section.epsilon,
+        temperature=section.temperature,
+        max_completion_length=section.max_completion_length,
+        loss_type=section.loss_type,
+        scale_rewards=section.scale_rewards,
+        reward_weights=list(reward_weights),
+        use_vllm=section.use_vllm,
+        log_completions=False,
+        gradient_checkpointing=False,
+    )
+    if section.use_vllm:
+        kwargs["vllm_mode"] = section.vllm_mode
+    return GRPOConfig(**_common(section, cfg, output_dir), **kwargs)
+
+
+def check_vllm(section: GRPOSection) -> None:
+    if section.use_vllm:
+        import importlib.util
+
+        from pathreason.errors import ConfigError
+
+        if importlib.util.find_spec("vllm") is None:
+            raise ConfigError("grpo.use_vllm is true but vLLM is not installed: pip install 'pathreason[vllm]' "
+                              "(needs a CUDA GPU), or set grpo.use_vllm false")
+
+
+def train_sft(model: Any, processor: Any, dataset: Any, cfg: RunConfig, output_dir: Path,
+              resume_from: Path | None, callbacks: Sequence[Any] = ()) -> Any:
+    from trl import SFTTrainer
+
+    trainer = SFTTrainer(model=model, args=sft_arguments(cfg, output_dir), train_dataset=dataset,
+                         processing_class=processor, callbacks=list(callbacks))
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    return trainer
+
+
+def train_grpo(model: Any, processor: Any, dataset: Any, reward_funcs: Sequence[Callable[..., Any]],
+               reward_weights: Sequence[float], section: GRPOSection, cfg: RunConfig, output_dir: Path,
+               resume_from: Path | None, callbacks: Sequence[Any] = ()) -> Any:
+    from trl import GRPOTrainer
+
+    check_vllm(section)
+    trainer = GRPOTrainer(model=model, reward_funcs=list(reward_funcs),
+                          args=grpo_arguments(section, cfg, output_dir, reward_weights),
+                          train_dataset=dataset, processing_class=processor, callbacks=list(callbacks))
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    return trainer
