@@ -46,7 +46,7 @@ class PluginInfo:
     provides: dict[str, list[str]] = field(default_factory=dict)
 
     def where(self) -> str:
-        return f"plugin {self.name!r} (distribution {self.distribution} {self.version})"
+        return f"plugin {self.name!r} (distribution {f'{self.distribution} {self.version}'.strip()})"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -144,6 +144,13 @@ class PathreasonPluginManager(pluggy.PluginManager):
 
     def _register(self, obj: Any, info: PluginInfo) -> None:
         try:
+            # pluggy would accept a misspelt hook (pathreason_task), which then silently provides nothing
+            unknown = [attr for attr in dir(obj) if attr.startswith("pathreason_")
+                       and attr not in hookspecs.HOOKS.values() and self.parse_hookimpl_opts(obj, attr) is not None]
+            if unknown:
+                raise PluginError(f"it implements {unknown[0]!r}, which is not a pathreason hook."
+                                  f"{did_you_mean(unknown[0], hookspecs.HOOKS.values())} "
+                                  f"Hooks: {', '.join(hookspecs.HOOKS.values())}")
             self.register(obj, name=info.name)
         except Exception as exc:  # e.g. a hook with a misspelt name or wrong signature
             info.status = "failed"

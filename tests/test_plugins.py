@@ -172,3 +172,16 @@ def test_cli_plugins_table() -> None:
     header = proc.stdout.splitlines()[0].split()
     assert header == ["name", "distribution", "status", "provides"]
     assert any(line.startswith("models") and "tiny" in line for line in proc.stdout.splitlines())
+
+
+def test_misspelt_hook_name_fails_the_plugin(site: Path) -> None:
+    make_distribution(site, "pathreason-plugin-typo", "0.1", {"typo": "tp_typo"}, {"tp_typo": """
+        from pathreason import hookimpl
+        @hookimpl
+        def pathreason_task():
+            return []
+    """})
+    infos = {i.name: i for i in pathreason.list_plugins()}
+    assert infos["typo"].status == "failed"
+    assert "Did you mean 'pathreason_tasks'" in (infos["typo"].error or "")
+    assert infos["budgeters"].status == "active"
