@@ -34,8 +34,8 @@ class LoraConfigSection(_Section):
     bias: Literal["none", "all", "lora_only"] = "none"
 
 
-class SFTSection(_Section):
-    """TRL ``SFTConfig`` arguments for the supervised phase."""
+class _TrainerSection(_Section):
+    """``transformers.TrainingArguments`` fields both phases share (TRL's names)."""
 
     enabled: bool = True
     learning_rate: float = Field(1e-4, gt=0)
@@ -51,33 +51,27 @@ class SFTSection(_Section):
     logging_steps: int = Field(10, ge=1)
     save_steps: int = Field(100, ge=1)
     save_total_limit: int | None = Field(2, ge=1)
+
+
+class SFTSection(_TrainerSection):
+    """TRL ``SFTConfig`` arguments for the supervised phase."""
+
     freeze_vision: bool = True
     budget_mix: list[int] | None = None
     """Train each sample at a budget drawn from this list (None: the training budget only)."""
 
 
-class GRPOSection(_Section):
+class GRPOSection(_TrainerSection):
     """TRL ``GRPOConfig`` arguments for the reinforcement phase (paper: G=8, beta=0.001, eps=0.2)."""
 
-    enabled: bool = True
     learning_rate: float = Field(1e-5, gt=0)
-    weight_decay: float = Field(0.1, ge=0)
-    lr_scheduler_type: str = "cosine"
-    warmup_ratio: float = Field(0.0, ge=0, lt=1)
-    """Fraction of the steps spent warming the learning rate up (TrainingArguments.warmup_steps < 1)."""
-    max_steps: int = -1
-    num_train_epochs: float = Field(1.0, gt=0)
-    per_device_train_batch_size: int = Field(8, ge=1)
-    gradient_accumulation_steps: int = Field(1, ge=1)
     num_generations: int = Field(8, ge=2)
     beta: float = Field(0.001, ge=0)
     epsilon: float = Field(0.2, gt=0, lt=1)
     temperature: float = Field(1.0, gt=0)
     max_completion_length: int = Field(256, ge=1)
-    max_grad_norm: float = Field(1.0, gt=0)
     logging_steps: int = Field(5, ge=1)
     save_steps: int = Field(50, ge=1)
-    save_total_limit: int | None = Field(2, ge=1)
     format_weight: float = Field(1.0, ge=0)
     """lambda_f of design §5.3: R = R_task + format_weight * R_format."""
     loss_type: str = "grpo"
@@ -173,12 +167,12 @@ class RunConfig(BaseModel):
         merged: dict[str, Any] = {}
         for layer in layers:
             if layer:
-                _deep_merge(merged, _expand(layer))
+                deep_merge(merged, _expand(layer))
         if apply_preset:
             recipe = _preset_recipe(merged.get("model", "tiny"))
             if recipe:
                 base: dict[str, Any] = copy.deepcopy(dict(recipe))
-                _deep_merge(base, merged)
+                deep_merge(base, merged)
                 merged = base
         try:
             return cls.model_validate(merged)
@@ -241,16 +235,16 @@ def _expand(layer: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, Mapping):
             existing = node.setdefault(leaf, {})
             if isinstance(existing, dict):
-                _deep_merge(existing, _expand(value))
+                deep_merge(existing, _expand(value))
                 continue
         node[leaf] = value.model_dump() if isinstance(value, BaseModel) else value
     return out
 
 
-def _deep_merge(into: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(into: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in other.items():
         if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-            _deep_merge(into[key], value)
+            deep_merge(into[key], value)
         else:
             into[key] = copy.deepcopy(value)
     return into

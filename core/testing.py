@@ -208,15 +208,6 @@ def check_reward(reward: Callable[..., Any] | RewardSpec | str, completions: Seq
 
 
 # ------------------------------------------------------------------------------ engine
-def _merge(into: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]:
-    for key, value in other.items():
-        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = copy.deepcopy(value)
-    return into
-
-
 def tiny_engine(tmp_path: str | Path, task: str | Sequence[str] = "vqa", **overrides: Any) -> Engine:
     """An :class:`~pathreason.Engine` on the embedded tiny model writing to ``tmp_path/run``, with
     :data:`TINY_SETTINGS` under ``overrides`` (nested dicts merge: ``sft={"max_steps": 1}`` keeps
@@ -226,9 +217,10 @@ def tiny_engine(tmp_path: str | Path, task: str | Sequence[str] = "vqa", **overr
     >>> engine.train().run.read_log("grpo")[-1]["rewards/detection/mean"]  # doctest: +SKIP
     0.0
     """
+    from pathreason.config import deep_merge
     from pathreason.engine import Engine
 
-    settings = _merge(copy.deepcopy(TINY_SETTINGS), overrides)
+    settings = deep_merge(copy.deepcopy(TINY_SETTINGS), overrides)
     settings.setdefault("model", "tiny")
     settings.setdefault("output_dir", str(Path(tmp_path) / "run"))
     return Engine(task=task, **settings)
