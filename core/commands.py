@@ -31,18 +31,24 @@ def _engine(args: argparse.Namespace, for_training: bool) -> Any:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from pathreason.distributed import is_main_process
+
     engine = _engine(args, for_training=True)
     engine.train(resume=args.resume)
-    print(f"run folder: {engine.run.path}")
+    if is_main_process():
+        print(f"run folder: {engine.run.path}")
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from pathreason.distributed import is_main_process
+
     engine = _engine(args, for_training=False)
     report = engine.evaluate(split=args.split, budgeter=args.budgeter, n=args.n, phase=args.phase)
-    print(report.table())
-    if args.json:
-        print(json.dumps(report.as_dict(), indent=2))
+    if is_main_process():  # under accelerate/torchrun every process holds the gathered report
+        print(report.table())
+        if args.json:
+            print(json.dumps(report.as_dict(), indent=2))
     return 0
 
 

@@ -80,6 +80,10 @@ class GRPOSection(_TrainerSection):
     """Advantage scaling: "group" is the paper's (R - mean) / std over the G outputs of a prompt."""
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
+    vllm_server_host: str = "0.0.0.0"
+    """Server mode: the host running ``trl vllm-serve``."""
+    vllm_server_port: int = Field(8000, ge=1, le=65535)
+    """Server mode: its port."""
 
     @model_validator(mode="after")
     def _batch_divides(self) -> GRPOSection:

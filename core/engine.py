@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pathreason._version import __version__
 from pathreason.config import RunConfig
+from pathreason.distributed import barrier, device, gather, is_main_process, shard
 from pathreason.errors import DataError, RunError
 from pathreason.evaluation import EvalReport, Record, Timer, predict_records, summarize, write_predictions
 from pathreason.registry import dataset_spec, get_budgeter, model_spec, task_spec
@@ -171,6 +172,7 @@ class Engine:
         phase = phase or self.latest_phase()
         if self._performer is None or self._performer[0] != phase:
             model = self._load_phase_model(phase)
+            model.to(device())
             model.eval()
             self._performer = (phase, model)
         return self._performer[1]
@@ -302,17 +304,22 @@ class Engine:
                                "or choose another output_dir")
         else:
             state = RunState(version=__version__, base_model=self.config.model, base_location=self.location)
-        self.run.path.mkdir(parents=True, exist_ok=True)
-        self.config.to_yaml(self.run.config_path)
-        self.run.write_state(state)
+        barrier()  # every process has read the folder before the main one writes it
+        if is_main_process():
+            self.run.path.mkdir(parents=True, exist_ok=True)
+            self.config.to_yaml(self.run.config_path)
+            self.run.write_state(state)
+        barrier()
         return state
 
     def _finish_phase(self, state: RunState, phase: str, trainer: Any) -> None:
         final = self.run.final_dir(phase)
-        trainer.save_model(str(final))
-        self.run.write_log(phase, trainer.state.log_history)
+        trainer.save_model(str(final))  # on every process (ZeRO-3/FSDP gather the weights); the main one writes
         state.phases[phase] = "done"
-        self.run.write_state(state)
+        if is_main_process():
+            self.run.write_log(phase, trainer.state.log_history)
+            self.run.write_state(state)
+        barrier()  # the next phase loads this one's result
         self._performer = None
 
     def _policy_for_sft(self) -> Any:
@@ -376,6 +383,10 @@ class Engine:
         With ``resume=True`` finished phases are skipped and an interrupted one continues from its
         last checkpoint.
         """
+        if self.config.grpo.enabled:
+            from pathreason.training import check_vllm
+
+            check_vllm(self.config.grpo)  # before SFT, not hours later
         state = self._begin(resume)
         if self.config.sft.enabled and state.phases.get("sft") != "done":
             self._sft(state, resume)
@@ -403,6 +414,7 @@ class Engine:
         ``budgeter`` is a budgeter name (``"static:128"``, ``"native"``); plain ``"static"`` uses the
         training budget. ``phase`` picks the performer ("base", "sft", "grpo"; default the latest).
         Writes ``eval/<phase>-<budgeter>/predictions.jsonl`` and ``report.json`` in the run folder.
+        Under several processes each generates for its share of the samples and all get the report.
         """
         split = split or self.config.dataset.eval_split
         phase = phase or self.latest_phase()
@@ -412,11 +424,13 @@ class Engine:
         samples = [s for s, _ in pairs]
         budgets = [budget_policy.tokens(s) for s in samples]
         gen = self._generate_fn(phase, max_new_tokens or self.config.grpo.max_completion_length)
+        mine = shard(range(len(samples)))
         with Timer() as timer:
-            records = predict_records(gen, self.tasks, samples, budgets, self.box_frame, batch_size, progress)
+            records = gather(predict_records(gen, self.tasks, [samples[i] for i in mine], [budgets[i] for i in mine],
+                                             self.box_frame, batch_size, progress and is_main_process()))
         report = EvalReport(budgeter=name, split=split, phase=phase, tasks=summarize(records, samples, self.tasks),
                             seconds_per_image=timer.seconds / max(1, len(samples)), n=len(samples))
-        if write:
+        if write and is_main_process():
             out = self.run.path / "eval" / f"{phase}-{name.replace(':', '')}-{split}"
             write_predictions(records, out / "predictions.jsonl")
             (out / "report.json").write_text(json.dumps(report.as_dict(), indent=2))

@@ -107,6 +107,8 @@ def grpo_arguments(section: GRPOSection, cfg: RunConfig, output_dir: Path, rewar
     )
     if section.use_vllm:
         kwargs["vllm_mode"] = section.vllm_mode
+        if section.vllm_mode == "server":
+            kwargs.update(vllm_server_host=section.vllm_server_host, vllm_server_port=section.vllm_server_port)
     return GRPOConfig(**_common(section, cfg, output_dir), **kwargs)
 
 
