@@ -1,5 +1,5 @@
 """The embedded default learns for real: a short SFT on synthpath beats the untrained tiny model
-by a clear margin on the test split (fixed seed). Small on purpose (64-token images, 40 steps) so
+by a clear margin on the test split (fixed seed). Small on purpose (16-token images, 100 steps) so
 that it fits the CI budget; benchmarks/learning.py measures the full default recipe."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathreason import Engine
 def test_sft_beats_the_untrained_model_on_synthpath(tmp_path: Path) -> None:
     engine = Engine(
         task="subtyping", output_dir=str(tmp_path / "run"), seed=0,
-        dataset__options={"n": 96}, budget={"train_tokens": 64},
-        sft={"max_steps": 40, "per_device_train_batch_size": 8, "budget_mix": None, "logging_steps": 10},
+        dataset__options={"n": 128}, budget={"train_tokens": 16},
+        sft={"max_steps": 100, "per_device_train_batch_size": 16, "budget_mix": None, "logging_steps": 10},
         grpo={"enabled": False, "max_completion_length": 32},
     )
     before = engine.evaluate(n=32, phase="base", progress=False, write=False).tasks["subtyping"]
@@ -21,6 +21,6 @@ def test_sft_beats_the_untrained_model_on_synthpath(tmp_path: Path) -> None:
     after = engine.evaluate(n=32, progress=False, write=False).tasks["subtyping"]
     assert before["metrics"]["accuracy"] <= 0.1 and before["format_rate"] == 0.0
     assert after["format_rate"] >= 0.9
-    # 4 classes (chance 0.25); the coarse half is learnable at 64 tokens
-    assert after["metrics"]["accuracy"] >= 0.5, after
-    assert after["by_difficulty"]["coarse"]["metrics"]["accuracy"] >= 0.8, after
+    # 4 classes (chance 0.25); the coarse half is decidable at 16 tokens, the fine half is not
+    assert after["metrics"]["accuracy"] >= 0.55, after
+    assert after["by_difficulty"]["coarse"]["metrics"]["accuracy"] >= 0.75, after
