@@ -7,40 +7,39 @@ Unknown names raise :class:`pathreason.errors.UnknownNameError` listing the know
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pathreason.manager import PluginInfo, get_plugin_manager
-from pathreason.specs import BudgeterSpec, DatasetSpec, ModelSpec, RewardSpec, TaskSpec
+from pathreason.specs import BudgeterSpec, DatasetSpec, ModelSpec, RewardSpec, TaskSpec, _Spec
+
+S = TypeVar("S", bound=_Spec)
+
+
+def _spec(kind: str, cls: type[S], name: str) -> S:
+    spec = get_plugin_manager().lookup(kind, name)
+    if not isinstance(spec, cls):  # a hook returning the wrong record type is caught when collected
+        raise TypeError(f"{kind} {name!r} resolved to {type(spec).__name__}, expected {cls.__name__}")
+    return spec
 
 
 def task_spec(name: str) -> TaskSpec:
-    spec = get_plugin_manager().lookup("task", name)
-    assert isinstance(spec, TaskSpec)
-    return spec
+    return _spec("task", TaskSpec, name)
 
 
 def reward_spec(name: str) -> RewardSpec:
-    spec = get_plugin_manager().lookup("reward", name)
-    assert isinstance(spec, RewardSpec)
-    return spec
+    return _spec("reward", RewardSpec, name)
 
 
 def budgeter_spec(name: str) -> BudgeterSpec:
-    spec = get_plugin_manager().lookup("budgeter", name)
-    assert isinstance(spec, BudgeterSpec)
-    return spec
+    return _spec("budgeter", BudgeterSpec, name)
 
 
 def dataset_spec(name: str) -> DatasetSpec:
-    spec = get_plugin_manager().lookup("dataset", name)
-    assert isinstance(spec, DatasetSpec)
-    return spec
+    return _spec("dataset", DatasetSpec, name)
 
 
 def model_spec(name: str) -> ModelSpec:
-    spec = get_plugin_manager().lookup("model", name)
-    assert isinstance(spec, ModelSpec)
-    return spec
+    return _spec("model", ModelSpec, name)
 
 
 def get_task(name: str, **options: Any) -> Any:
