@@ -75,7 +75,8 @@ def main() -> None:
         max_completion_length=32, learning_rate=engine.config.grpo.learning_rate, beta=0.001, epsilon=0.2,
         temperature=1.0, loss_type="grpo", reward_weights=weights, bf16=False, use_cpu=not torch.cuda.is_available(),
         logging_steps=1000, save_steps=10_000, report_to="none", remove_unused_columns=False,
-        seed=engine.config.seed, lr_scheduler_type="cosine", weight_decay=0.1)
+        seed=engine.config.seed, lr_scheduler_type="cosine", weight_decay=0.1,
+        gradient_checkpointing=False)  # TRL's default is on; the engine turns it off, so compare like with like
     trainer = GRPOTrainer(model=load_model(engine.location), reward_funcs=funcs, args=plain_args,
                           train_dataset=dataset, processing_class=engine.processor, callbacks=[timer_trl])
     trainer.train()

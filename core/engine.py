@@ -420,8 +420,7 @@ class Engine:
         phase = phase or self.latest_phase()
         name = f"static:{self.config.budget.train_tokens}" if budgeter == "static" else budgeter
         budget_policy = get_budgeter(name)
-        pairs = self._readable(self.samples(split, n))
-        samples = [s for s, _ in pairs]
+        samples = self.samples(split, n)  # images are decoded once, in predict_records (bad ones skipped there)
         budgets = [budget_policy.tokens(s) for s in samples]
         gen = self._generate_fn(phase, max_new_tokens or self.config.grpo.max_completion_length)
         mine = shard(range(len(samples)))
@@ -429,7 +428,7 @@ class Engine:
             records = gather(predict_records(gen, self.tasks, [samples[i] for i in mine], [budgets[i] for i in mine],
                                              self.box_frame, batch_size, progress and is_main_process()))
         report = EvalReport(budgeter=name, split=split, phase=phase, tasks=summarize(records, samples, self.tasks),
-                            seconds_per_image=timer.seconds / max(1, len(samples)), n=len(samples))
+                            seconds_per_image=timer.seconds / max(1, len(records)), n=len(records))
         if write and is_main_process():
             out = self.run.path / "eval" / f"{phase}-{name.replace(':', '')}-{split}"
             write_predictions(records, out / "predictions.jsonl")

@@ -99,15 +99,22 @@ def predict_records(
     bar = tqdm(total=len(samples), desc="evaluating", disable=not progress, unit="img")
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
-        convs, images, views = [], [], []
+        convs, images, views, kept = [], [], [], []
         for i in chunk:
             sample, task = samples[i], tasks[samples[i].task]
-            view = make_view(sample.size, budgets[i], box_frame)
-            images.append(resize_for_view(sample.load_image(), view))
+            try:
+                image = sample.load_image()
+            except Exception as exc:  # a corrupt file is reported and skipped, never ends the run
+                logger.warning("skipped sample %s (%s): its image cannot be read: %s: %s", sample.id,
+                               sample.image_path or "<in memory>", type(exc).__name__, exc)
+                continue
+            view = make_view(image.size, budgets[i], box_frame)
+            images.append(resize_for_view(image, view))
             convs.append(task.messages(sample))
             views.append(view)
-        gens = generate_fn(convs, images)
-        for i, view, gen, conv in zip(chunk, views, gens, convs):
+            kept.append(i)
+        gens = generate_fn(convs, images) if kept else []
+        for i, view, gen, conv in zip(kept, views, gens, convs):
             sample, task = samples[i], tasks[samples[i].task]
             parsed = task.parse(gen.text, view)
             records.append(Record(

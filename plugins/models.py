@@ -32,7 +32,7 @@ TINY_RECIPE: dict[str, Any] = {
     "sft": {"learning_rate": 1e-3, "warmup_ratio": 0.05, "max_steps": 150, "per_device_train_batch_size": 16,
             "budget_mix": [16, 64, 256], "logging_steps": 10, "freeze_vision": True},
     "grpo": {"learning_rate": 5e-6, "max_steps": 30, "per_device_train_batch_size": 8, "num_generations": 4,
-             "max_completion_length": 48, "logging_steps": 5},
+             "max_completion_length": 128, "logging_steps": 5},
 }
 
 

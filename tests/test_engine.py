@@ -182,3 +182,17 @@ def test_cli_train_eval_predict(tmp_path: Path) -> None:
     assert "visual tokens: 256" in pr.stdout and "phase: sft" in pr.stdout
     bad = subprocess.run([*base, "train", "--grpo.betta", "1"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Did you mean 'beta'" in bad.stderr
+
+
+def test_evaluate_skips_and_reports_an_unreadable_image(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from pathreason.sample import Sample
+
+    engine = _engine(tmp_path, "sub")
+    good = engine.samples("test", 2)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    bad = Sample(id="broken-eval", image=str(broken), task="subtyping", options=good[0].options, answer=good[0].answer)
+    engine._sample_cache[("test", 3)] = [*good, bad]
+    report = engine.evaluate(n=3, phase="base", max_new_tokens=2, progress=False, write=False)
+    assert report.n == 2 and report.tasks["subtyping"]["n"] == 2
+    assert "broken-eval" in caplog.text and str(broken) in caplog.text
