@@ -54,7 +54,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     engine = _engine(args, for_training=False)
-    image = args.image or _first_shipped_tile()
+    from pathreason.synth.he_tiles import he_tile_paths
+
+    image = args.image or str(he_tile_paths()[0])  # a real CC0 H&E tile shipped with pathreason
     options = [o.strip() for o in args.options.split(",")] if args.options else []
     meta = {"category": args.category, "organ": args.organ} if args.category or args.organ else {}
     record = engine.predict(image, question=args.question or "", options=options, task=args.predict_task,
@@ -106,17 +108,6 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
             where = "local folder (--root)" if r["needs_root"] else "built in"
             print(f"{r['name']:<{width}}  {', '.join(r['tasks']):<28}  {where:<22}  {r['description']}")
     return 0
-
-
-def _first_shipped_tile() -> str:
-    """A real H&E tile shipped with the package (CC0, see ``pathreason/data/he_tiles``)."""
-    from importlib.resources import files
-
-    folder = files("pathreason") / "data" / "he_tiles"
-    tiles = sorted(p.name for p in folder.iterdir() if p.name.endswith((".png", ".jpg")))
-    if not tiles:
-        raise FileNotFoundError(f"no H&E tiles shipped in {folder}; pass --image")
-    return str(folder / tiles[0])
 
 
 def _run_options(p: argparse.ArgumentParser, training: bool) -> None:

@@ -4,10 +4,10 @@ value per completion, next to others a reward ignores (``prompts``, ``completion
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["applies", "column"]
+__all__ = ["answer_reward", "applies", "column"]
 
 
 def column(columns: Mapping[str, Any], name: str, n: int, reward: str, *, required: bool = True) -> Sequence[Any]:
@@ -38,3 +38,21 @@ def applies(columns: Mapping[str, Any], n: int, kind: str) -> list[bool]:
     sample whose ``task`` is ``None``."""
     tasks = column(columns, "task", n, kind, required=False)
     return [t is None or (isinstance(t, str) and t.strip().lower() == kind) for t in tasks]
+
+
+def answer_reward(kind: str, score: Callable[[Any, str, Any], float], completions: Sequence[Any],
+                  columns: Mapping[str, Any]) -> list[float | None]:
+    """``score(extracted answer, gold answer, options)`` per completion of task ``kind``, ``None``
+    for the others: the loop the answer-matching rewards (VQA, subtyping) share."""
+    from pathreason.rewards.parsing import extract_answer
+
+    n = len(completions)
+    mask = applies(columns, n, kind)
+    if not any(mask):
+        return [None] * n
+    answers = column(columns, "answer", n, kind)
+    options = column(columns, "options", n, kind, required=False)
+    return [
+        score(extract_answer(c), "" if a is None else str(a), o) if m else None
+        for c, a, o, m in zip(completions, answers, options, mask)
+    ]

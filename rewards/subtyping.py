@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pathreason.rewards.choices import matches_choice
-from pathreason.rewards.columns import applies, column
-from pathreason.rewards.parsing import Completion, extract_answer
+from pathreason.rewards.columns import answer_reward
+from pathreason.rewards.parsing import Completion
 
 __all__ = ["score_subtyping", "subtyping_reward"]
 
@@ -33,16 +33,7 @@ def score_subtyping(pred: str | None, answer: str, options: Sequence[str] | None
 def subtyping_reward(completions: Sequence[Completion], **columns: Any) -> list[float | None]:
     """TRL reward: :func:`score_subtyping` of each completion's answer; ``None`` where ``task`` is
     not ``subtyping``. Columns: ``answer`` (required), ``options`` (optional), ``task`` (optional)."""
-    n = len(completions)
-    mask = applies(columns, n, "subtyping")
-    if not any(mask):
-        return [None] * n
-    answers = column(columns, "answer", n, "subtyping")
-    options = column(columns, "options", n, "subtyping", required=False)
-    return [
-        score_subtyping(extract_answer(c), "" if a is None else str(a), o) if m else None
-        for c, a, o, m in zip(completions, answers, options, mask)
-    ]
+    return answer_reward("subtyping", score_subtyping, completions, columns)
 
 
 subtyping_reward.__name__ = "subtyping"  # TRL logs rewards/<__name__>/mean

@@ -27,8 +27,8 @@ from typing import Any
 
 from pathreason.rewards.bleu import sentence_bleu
 from pathreason.rewards.choices import is_yes_no, matches_choice, normalize_answer
-from pathreason.rewards.columns import applies, column
-from pathreason.rewards.parsing import Completion, extract_answer
+from pathreason.rewards.columns import answer_reward
+from pathreason.rewards.parsing import Completion
 
 __all__ = ["is_closed", "score_vqa", "vqa_reward"]
 
@@ -62,16 +62,7 @@ def vqa_reward(completions: Sequence[Completion], **columns: Any) -> list[float 
     Columns: ``answer`` (required), ``options`` (optional; empty or ``None`` for open/yes-no
     questions), ``task`` (optional).
     """
-    n = len(completions)
-    mask = applies(columns, n, "vqa")
-    if not any(mask):
-        return [None] * n
-    answers = column(columns, "answer", n, "vqa")
-    options = column(columns, "options", n, "vqa", required=False)
-    return [
-        score_vqa(extract_answer(c), "" if a is None else str(a), o) if m else None
-        for c, a, o, m in zip(completions, answers, options, mask)
-    ]
+    return answer_reward("vqa", score_vqa, completions, columns)
 
 
 vqa_reward.__name__ = "vqa"  # TRL logs rewards/<__name__>/mean
