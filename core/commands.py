@@ -1,6 +1,7 @@
 """Sub-commands of the ``pathreason`` CLI beyond ``plugins`` (each imports what it needs when run).
 
-``train``, ``eval`` and ``predict`` mirror the :class:`pathreason.Engine` API; every setting of
+``train``, ``train-allocator``, ``eval``, ``ablate-budget`` and ``predict`` mirror the
+:class:`pathreason.Engine` API; every setting of
 the run config is reachable as ``--section.field VALUE`` (e.g. ``--grpo.num_generations 4``).
 """
 
@@ -49,6 +50,47 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(report.table())
         if args.json:
             print(json.dumps(report.as_dict(), indent=2))
+    return 0
+
+
+def _cmd_train_allocator(args: argparse.Namespace) -> int:
+    from pathreason.distributed import is_main_process
+
+    engine = _engine(args, for_training=False)
+    engine.train_allocator(resume=args.resume)
+    if is_main_process():
+        print(f"allocator: {engine.run.final_dir('allocator')}")
+    return 0
+
+
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from pathreason.distributed import is_main_process
+
+    engine = _engine(args, for_training=False)
+    try:
+        budgets = [int(b) for b in args.budgets.split(",") if b.strip()] if args.budgets else None
+    except ValueError:
+        raise SystemExit(f"pathreason ablate-budget: --budgets takes comma-separated integers, got {args.budgets!r}") from None
+    allocator = {"auto": None, "yes": True, "no": False}[args.allocator]
+    report = engine.ablate_budget(budgets, allocator=allocator, split=args.split, n=args.n, phase=args.phase,
+                                  output=args.output)
+    if is_main_process():
+        print(report.table())
+        from pathreason.ablation import oracle_text
+
+        print(oracle_text(report.oracle))
+        print(f"wrote {report.files['markdown']}, {report.files['json']} and {report.files['plot']}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pathreason.demo import TASKS, run_demo
+
+    tasks = [t.strip() for t in args.task.split(",")] if args.task else list(TASKS)
+    try:
+        run_demo(tasks, quick=args.quick, output=args.output, progress=not args.quick)
+    except FileExistsError as exc:
+        raise SystemExit(f"pathreason demo: {exc}") from None
     return 0
 
 
@@ -138,6 +180,29 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--phase", default=None, help="base, sft or grpo (default: the latest finished)")
     p.add_argument("--json", action="store_true", help="also print the report as JSON")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("demo", help="the whole method on the embedded defaults: SFT, GRPO, allocator, report")
+    p.add_argument("--task", default=None, help="comma-separated tasks (default: vqa,subtyping,detection)")
+    p.add_argument("--quick", action="store_true", help="a sub-minute smoke run (a few steps of everything)")
+    p.add_argument("--output", default="pathreason-demo", help="report folder (default: ./pathreason-demo)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("train-allocator", help="train the token allocator of a run (GRPO, a second LoRA)")
+    _run_options(p, training=False)
+    p.add_argument("--resume", action="store_true", help="continue an interrupted allocator phase")
+    p.set_defaults(func=_cmd_train_allocator)
+
+    p = sub.add_parser("ablate-budget", help="the paper's Table 6: static budgets vs the allocator, with the oracle")
+    _run_options(p, training=False)
+    p.add_argument("--budgets", default=None,
+                   help="comma-separated static budgets (default: allocator.candidates, 16,32,64,128,256)")
+    p.add_argument("--allocator", choices=["auto", "yes", "no"], default="auto",
+                   help="include the trained allocator (auto: when the run has one)")
+    p.add_argument("--split", default=None, help="split to evaluate (default: the config's eval split)")
+    p.add_argument("--n", type=int, default=None, help="evaluate only the first N samples")
+    p.add_argument("--phase", default=None, help="performer phase (default: the latest finished)")
+    p.add_argument("--output", default=None, help="folder for the table and plot (default: RUN/eval/ablation)")
+    p.set_defaults(func=_cmd_ablate)
 
     p = sub.add_parser("datasets", help="list dataset plugins, or check a local copy: datasets check NAME --root PATH")
     p.add_argument("action", nargs="?", choices=["list", "check"], default="list")

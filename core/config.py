@@ -100,13 +100,37 @@ class AllocatorSection(GRPOSection):
     """The token allocator: a second LoRA policy trained with GRPO (paper §3.2.2)."""
 
     enabled: bool = False
+    """Run the allocator as ``train()``'s third phase (``train_allocator()`` works either way)."""
+    rule: Literal["eq10", "token_cost"] = "eq10"
+    """The allocation reward: "eq10" is the paper's (s if N < N0 else lam * s); "token_cost" is
+    s - lam * N / N0, a continuous price per token (design §5.3's alternative)."""
     lam: float = Field(0.5, gt=0, le=1)
-    """lambda of Eq. 10: tokens above N0 earn lam * score."""
+    """lambda of the rule: the factor above N0 (eq10), or the price of N0 tokens (token_cost)."""
     view: Literal["n0", "low"] = "n0"
     """What the allocator sees: the image at N0 tokens (paper) or a cheap low-resolution look."""
     low_view_tokens: int = Field(4, ge=1)
+    """Visual tokens of the "low" view."""
+    candidates: list[int] = Field(default_factory=lambda: [16, 32, 64, 128, 256])
+    """Budgets of the format warm-up and of the oracle in ``ablate-budget``."""
+    warmup_steps: int = Field(0, ge=0)
+    """Steps of format warm-up before GRPO: SFT on answers drawn uniformly from ``candidates`` (no label
+    information), so that a model that never wrote a token count gets a GRPO signal (0: none)."""
+    warmup_learning_rate: float | None = Field(None, gt=0)
+    """Learning rate of the warm-up (None: ``learning_rate``)."""
+    lora: LoraConfigSection = Field(default_factory=lambda: LoraConfigSection())
+    """The allocator's own LoRA adapter (always a LoRA, also when the performer was fully fine-tuned)."""
+    beta: float = Field(0.0, ge=0, le=0)
+    """KL weight, fixed at 0: the allocator is one adapter among two, and TRL's reference for a peft
+    policy (its single "default" adapter, or the base without adapters) is not the performer the
+    allocator starts from."""
     max_completion_length: int = Field(64, ge=1)
     learning_rate: float = Field(1e-4, gt=0)
+
+    @model_validator(mode="after")
+    def _positive_candidates(self) -> AllocatorSection:
+        if not self.candidates or any(c < 1 for c in self.candidates):
+            raise ValueError(f"allocator.candidates must be positive token counts, got {self.candidates}")
+        return self
 
 
 class BudgetSection(_Section):

@@ -1,9 +1,11 @@
-"""``Engine``: one object that trains and evaluates the task performer (and, later, the allocator).
+"""``Engine``: one object that trains and evaluates the task performer and the token allocator.
 
     >>> from pathreason import Engine                     # doctest: +SKIP
     >>> engine = Engine(task="det")                        # tiny model + synthpath
-    >>> engine.train()                                     # SFT -> GRPO
+    >>> engine.train()                                     # SFT -> GRPO (-> allocator)
     >>> report = engine.evaluate()                         # metrics + TPI
+    >>> engine.train_allocator()                           # the token allocator (GRPO)
+    >>> engine.evaluate(budgeter="allocator")              # two-stage inference
 
 Every task, reward, budgeter, dataset and model comes from the plugin registry; nothing here
 knows the first-party ones by name.
@@ -78,6 +80,7 @@ class Engine:
         self._location: str | None = None
         self._processor: Any = None
         self._performer: tuple[str, Any] | None = None  # (phase, model)
+        self._dual: tuple[str, Any] | None = None  # (performer phase, DualPolicy) with a trained allocator
         self._sample_cache: dict[tuple[str, int | None], list[Sample]] = {}
 
     # ------------------------------------------------------------------ construction
@@ -288,8 +291,129 @@ class Engine:
             names += [n for n in task.reward_names if n not in names]
         return task_rewards(names, format_weight=self.config.grpo.format_weight)
 
+    # ------------------------------------------------------------------ allocator
+    def _allocator_performer_phase(self) -> str:
+        phase = self.latest_phase()
+        if phase == "base":
+            raise RunError(f"{self.run.path}: the allocator is rewarded by a trained task performer; train one "
+                           "first (engine.train() / pathreason train)")
+        return phase
+
+    def _dual_policy(self, phase: str, trained: bool, trainable: bool = False) -> Any:
+        """The performer of ``phase`` plus the allocator adapter (new, or the trained one)."""
+        from pathreason.allocator import build_policy, check_allocator, performer_fingerprint
+        from pathreason.models.loading import load_model
+
+        performer_dir = self.run.final_dir(phase)
+        if (performer_dir / "adapter_config.json").is_file():
+            self._check_adapter(performer_dir)
+        allocator_dir = None
+        if trained:
+            allocator_dir = self.run.final_dir("allocator")
+            if not allocator_dir.is_dir():
+                raise RunError(f"{self.run.path}: no trained allocator at {allocator_dir}; run "
+                               "engine.train_allocator() (pathreason train --allocator.enabled true) first")
+            check_allocator(allocator_dir, phase, performer_fingerprint(performer_dir), self.location)
+        return build_policy(performer_dir, self._load_base,
+                            lambda path: load_model(path, trust_remote_code=self.config.trust_remote_code),
+                            self.config.allocator, allocator_dir, trainable)
+
+    def allocator_rows(self, split: str | None = None) -> list[dict[str, Any]]:
+        """Allocation prompts: the image as the allocator sees it, with ``id``, ``n0`` and ``native``."""
+        from pathreason.allocator import allocation_messages, allocator_input
+
+        rows = []
+        for sample, image in self._readable(self.samples(split or self.config.dataset.train_split)):
+            a = allocator_input(image, self.config.allocator, self.config.budget.train_tokens, self.config.budget.patch)
+            rows.append({"prompt": allocation_messages(self.tasks[sample.task], sample, a.n0, a.native),
+                         "image": a.image, "id": sample.id, "task": sample.task, "n0": a.n0, "native": a.native,
+                         "view_tokens": a.view_tokens, "rationale": self.tasks[sample.task].rationale(sample)})
+        return rows
+
+    def allocation_reward(self, policy: Any, split: str | None = None) -> Any:
+        """The allocator's reward object, scoring the frozen performer of ``policy`` (batched, cached)."""
+        from pathreason.allocator import AllocationReward, PerformerScorer
+        from pathreason.inference import generate
+
+        samples = {s.id: (s, img) for s, img in self._readable(self.samples(split or self.config.dataset.train_split))}
+        max_new = self.config.grpo.max_completion_length
+
+        def run(convs: list[Any], images: list[Any]) -> list[Any]:
+            with policy.performer() as model:
+                return generate(model, self.processor, convs, images, max_new_tokens=max_new,
+                                batch_size=max(1, len(convs)))
+
+        scorer = PerformerScorer(run, self.tasks, samples, self.box_frame, self.config.budget.patch)
+        return AllocationReward(scorer, self.config.allocator.rule, self.config.allocator.lam)
+
+    def train_allocator(self, resume: bool = False) -> Engine:
+        """Train the token allocator (a second LoRA, GRPO) against the latest trained performer."""
+        state = self._begin(resume, "allocator")
+        self._train_allocator(state, resume)
+        return self
+
+    def _train_allocator(self, state: RunState, resume: bool) -> None:
+        import datasets
+
+        from pathreason.allocator import performer_fingerprint, save_allocator, warmup_rows
+        from pathreason.registry import get_reward
+        from pathreason.training import train_grpo, train_sft
+
+        phase = self._allocator_performer_phase()
+        section = self.config.allocator
+        logger.info("allocator phase (performer: %s): %s", phase, self.run.phase_dir("allocator"))
+        policy = self._dual_policy(phase, trained=False)
+        rows = self.allocator_rows()
+        history: list[dict[str, Any]] = []
+        if section.warmup_steps:
+            warm_cfg = self.config.model_copy(update={"sft": self.config.sft.model_copy(update={
+                "max_steps": section.warmup_steps, "budget_mix": None,
+                "learning_rate": section.warmup_learning_rate or section.learning_rate,
+                "per_device_train_batch_size": section.per_device_train_batch_size, "warmup_ratio": 0.1,
+                "save_steps": max(section.warmup_steps, 1), "logging_steps": section.logging_steps})})
+            warm = train_sft(policy.model, self.processor,
+                             datasets.Dataset.from_list(warmup_rows(rows, section.candidates, self.config.seed)),
+                             warm_cfg, self.run.phase_dir("allocator") / "warmup", None)
+            history += [{**r, "stage": "warmup"} for r in warm.state.log_history]
+            policy.model.set_adapter("allocator")
+            if is_main_process():  # kept for inspection: what GRPO starts from
+                save_allocator(policy.model, self.run.phase_dir("allocator") / "warmup" / "final",
+                               {"stage": "warmup", "performer_phase": phase})
+        reward = self.allocation_reward(policy)
+        data = datasets.Dataset.from_list([{k: v for k, v in r.items() if k not in ("view_tokens", "rationale")}
+                                           for r in rows])
+        trainer = train_grpo(policy.model, self.processor, data, [reward, get_reward("format")],
+                             [1.0, section.format_weight], section, self.config,
+                             self.run.phase_dir("allocator"),
+                             self.run.last_checkpoint("allocator") if resume else None)
+        history += trainer.state.log_history
+        history.append({"stage": "reward", "performer_generate_calls": reward.scorer.generate_calls,
+                        "performer_generations": reward.scorer.generated, "cache_size": len(reward.scorer.cache)})
+        if is_main_process():
+            save_allocator(policy.model, self.run.final_dir("allocator"), {
+                "performer_phase": phase, "performer_fingerprint": performer_fingerprint(self.run.final_dir(phase)),
+                "base_location": self.location, "rule": section.rule, "lam": section.lam, "view": section.view,
+                "version": __version__})
+            state.phases["allocator"] = "done"
+            self.run.write_log("allocator", history)
+            self.run.write_state(state)
+        barrier()
+        self._dual = None
+
+    def allocator_policy(self, phase: str | None = None) -> Any:
+        """The trained allocator with its performer, one model in memory (cached)."""
+        phase = phase or self._allocator_performer_phase()
+        if self._dual is None or self._dual[0] != phase:
+            policy = self._dual_policy(phase, trained=True)
+            policy.model.to(device())
+            policy.model.eval()
+            self._dual = (phase, policy)
+        return self._dual[1]
+
     # ------------------------------------------------------------------ training
-    def _begin(self, resume: bool) -> RunState:
+    def _begin(self, resume: bool, phase: str | None = None) -> RunState:
+        """Open (or create) the run folder. Without ``resume`` an existing run is refused, unless
+        ``phase`` names the one phase about to run and it has not started there yet."""
         if self.run.is_run():
             state = self.run.read_state()
             self._check_base(state)
@@ -298,7 +422,8 @@ class Engine:
             if diff:
                 raise RunError(f"{self.run.path} holds a run whose {', '.join(diff)} differ from this config; "
                                "use another output_dir")
-            if not resume and (state.phases or any(self.run.last_checkpoint(p) for p in ("sft", "grpo"))):
+            started = [phase] if phase else [*state.phases, "sft", "grpo", "allocator"]
+            if not resume and any(state.phases.get(p) or self.run.last_checkpoint(p) for p in started):
                 raise RunError(f"{self.run.path} already holds a run (phases done: "
                                f"{sorted(state.phases) or 'none'}); pass resume=True (--resume) to continue it, "
                                "or choose another output_dir")
@@ -349,7 +474,7 @@ class Engine:
 
     def sft(self, resume: bool = False) -> Engine:
         """LoRA (or full) SFT with TRL's ``SFTTrainer``; loss on the answer only."""
-        state = self._begin(resume)
+        state = self._begin(resume, "sft")
         self._sft(state, resume)
         return self
 
@@ -363,7 +488,7 @@ class Engine:
 
     def grpo(self, resume: bool = False) -> Engine:
         """LoRA (or full) GRPO with TRL's ``GRPOTrainer``, from the SFT result, with the task rewards."""
-        state = self._begin(resume)
+        state = self._begin(resume, "grpo")
         self._grpo(state, resume)
         return self
 
@@ -378,7 +503,8 @@ class Engine:
         self._finish_phase(state, "grpo", trainer)
 
     def train(self, resume: bool = False) -> Engine:
-        """The paper's two phases: SFT, then GRPO (each skippable with ``sft.enabled`` / ``grpo.enabled``).
+        """The paper's phases: SFT, then GRPO (each skippable with ``sft.enabled`` / ``grpo.enabled``),
+        then the token allocator when ``allocator.enabled``.
 
         With ``resume=True`` finished phases are skipped and an interrupted one continues from its
         last checkpoint.
@@ -392,6 +518,8 @@ class Engine:
             self._sft(state, resume)
         if self.config.grpo.enabled and state.phases.get("grpo") != "done":
             self._grpo(state, resume)
+        if self.config.allocator.enabled and state.phases.get("allocator") != "done":
+            self._train_allocator(state, resume)
         return self
 
     # ------------------------------------------------------------------ inference
@@ -421,12 +549,24 @@ class Engine:
         name = f"static:{self.config.budget.train_tokens}" if budgeter == "static" else budgeter
         budget_policy = get_budgeter(name)
         samples = self.samples(split, n)  # images are decoded once, in predict_records (bad ones skipped there)
-        budgets = [budget_policy.tokens(s) for s in samples]
-        gen = self._generate_fn(phase, max_new_tokens or self.config.grpo.max_completion_length)
-        mine = shard(range(len(samples)))
+        mine = [samples[i] for i in shard(range(len(samples)))]
+        max_new = max_new_tokens or self.config.grpo.max_completion_length
         with Timer() as timer:
-            records = gather(predict_records(gen, self.tasks, [samples[i] for i in mine], [budgets[i] for i in mine],
-                                             self.box_frame, batch_size, progress and is_main_process()))
+            if getattr(budget_policy, "needs_engine", False):  # two-stage: the allocator, then the performer
+                bound = budget_policy.bind(self, phase)
+                readable = self._readable(mine)
+                mine = [s for s, _ in readable]
+                allocations = bound.allocate(mine, [img for _, img in readable], batch_size)
+                local = predict_records(bound.generate_fn(max_new), self.tasks, mine, [a.budget for a in allocations],
+                                        self.box_frame, batch_size, progress and is_main_process())
+                by_id = {s.id: a for s, a in zip(mine, allocations)}
+                for record in local:
+                    record.extra.update(by_id[record.id].as_extra())
+            else:
+                local = predict_records(self._generate_fn(phase, max_new), self.tasks, mine,
+                                        [budget_policy.tokens(s) for s in mine], self.box_frame, batch_size,
+                                        progress and is_main_process())
+            records = gather(local)
         report = EvalReport(budgeter=name, split=split, phase=phase, tasks=summarize(records, samples, self.tasks),
                             seconds_per_image=timer.seconds / max(1, len(records)), n=len(records))
         if write and is_main_process():
@@ -447,14 +587,32 @@ class Engine:
         sample = Sample(id="predict", image=image, task=name, question=question, options=list(options),
                         meta=dict(meta or {}))
         policy = get_budgeter(f"static:{self.config.budget.train_tokens}" if budgeter == "static" else budgeter)
-        gen = self._generate_fn(phase, max_new_tokens or self.config.grpo.max_completion_length)
-        (record,) = predict_records(gen, self.tasks, [sample], [policy.tokens(sample)], self.box_frame, 1, False)
+        max_new = max_new_tokens or self.config.grpo.max_completion_length
+        if getattr(policy, "needs_engine", False):  # two-stage: the allocator picks the budget first
+            bound = policy.bind(self, phase)
+            (allocation,) = bound.allocate([sample], [sample.load_image()], 1)
+            (record,) = predict_records(bound.generate_fn(max_new), self.tasks, [sample], [allocation.budget],
+                                        self.box_frame, 1, False)
+            record.extra.update(allocation.as_extra())
+        else:
+            (record,) = predict_records(self._generate_fn(phase, max_new), self.tasks, [sample],
+                                        [policy.tokens(sample)], self.box_frame, 1, False)
         from pathreason.rewards.parsing import completion_text
 
         text = completion_text(record.completion)
         think = text.split("<think>", 1)[-1].split("</think>", 1)[0].strip() if "<think>" in text else ""
         record.extra["rationale"] = think
         return record
+
+    def ablate_budget(self, budgets: Sequence[int] | None = None, allocator: bool | None = None,
+                      split: str | None = None, n: int | None = None, phase: str | None = None,
+                      output: str | Path | None = None, progress: bool = True) -> Any:
+        """The paper's Table 6: ``static:N`` for each budget and the trained allocator (when there is one),
+        with the oracle TPI; writes a Markdown table, JSON and an accuracy-vs-TPI plot. ``budgets``
+        defaults to ``allocator.candidates``."""
+        from pathreason.ablation import ablate
+
+        return ablate(self, budgets or self.config.allocator.candidates, allocator, split, n, phase, Path(output) if output else None, progress)
 
     def __repr__(self) -> str:
         return (f"Engine(task={self.config.task!r}, model={self.config.model!r}, "

@@ -71,11 +71,21 @@ class EvalReport:
         for task, entry in self.tasks.items():
             metrics = entry["metrics"]
             cols = [f"{k} {_fmt(v)}" for k, v in metrics.items()]
-            lines.append(f"  {task:<10} " + "  ".join(cols) + f"  TPI {entry['tpi']:.1f}")
+            lines.append(f"  {task:<10} " + "  ".join(cols) + _tpi_text(entry))
             for diff, sub in entry.get("by_difficulty", {}).items():
                 cols = [f"{k} {_fmt(v)}" for k, v in sub["metrics"].items()]
-                lines.append(f"    {diff:<8} " + "  ".join(cols) + f"  TPI {sub['tpi']:.1f}  (n={sub['n']})")
+                lines.append(f"    {diff:<8} " + "  ".join(cols) + _tpi_text(sub) + f"  (n={sub['n']})")
+            if "allocator_tpi" in entry:
+                lines.append(f"    allocated budgets {entry['budgets']}  fallbacks to the training budget: "
+                             f"{entry['fallbacks']}")
         return "\n".join(lines)
+
+
+def _tpi_text(block: dict[str, Any]) -> str:
+    text = f"  TPI {block['tpi']:.1f}"
+    if "allocator_tpi" in block:
+        text += f" (+ allocator {block['allocator_tpi']:.1f} = {block['total_tpi']:.1f})"
+    return text
 
 
 def _fmt(value: Any) -> str:
@@ -148,7 +158,7 @@ def _block(task: Task, recs: Sequence[Record], by_id: dict[str, Sample]) -> dict
 
     metrics = task.metrics([by_id[r.id] for r in recs], [r.parsed for r in recs])
     budgets = Counter("native" if r.budget is None else str(r.budget) for r in recs)
-    return {
+    block: dict[str, Any] = {
         "n": len(recs),
         "metrics": {k: float(v) for k, v in metrics.items()},
         "mean_score": sum(r.score for r in recs) / len(recs),
@@ -156,6 +166,12 @@ def _block(task: Task, recs: Sequence[Record], by_id: dict[str, Sample]) -> dict
         "tpi": float(tpi([r.tokens for r in recs])),
         "budgets": dict(sorted(budgets.items(), key=lambda kv: (len(kv[0]), kv[0]))),
     }
+    if any("allocator_tokens" in r.extra for r in recs):  # two-stage: count the allocator's own look too
+        block["allocator_tpi"] = float(tpi([int(r.extra.get("allocator_tokens", 0)) for r in recs]))
+        block["total_tpi"] = block["tpi"] + block["allocator_tpi"]
+        block["fallbacks"] = sum(bool(r.extra.get("allocator_fallback")) for r in recs)
+        block["mean_budget"] = sum(r.budget or 0 for r in recs) / len(recs)
+    return block
 
 
 def _well_formed(text: str) -> bool:

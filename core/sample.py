@@ -154,11 +154,12 @@ class Sample:
         self.options = list(self.options)
         self.boxes = [self._box(i, b) for i, b in enumerate(self.boxes)]
         self.meta = self._json_meta(self.meta)
-        if self.options and self.task == "vqa":
+        # An empty answer is an unlabelled sample (e.g. a prediction request): nothing to check.
+        if self.options and self.answer and self.task == "vqa":
             letters = LETTERS[: len(self.options)]
             if len(self.answer) != 1 or self.answer not in letters:
                 self._fail_answer(f"is not an option letter (A-{letters[-1]}) of its {len(self.options)} options")
-        if self.options and self.task == "subtyping" and self.answer not in self.options:
+        if self.options and self.answer and self.task == "subtyping" and self.answer not in self.options:
             self._fail_answer(f"is not one of its options {self.options}")
 
     def _fail(self, name: str, problem: str) -> None:

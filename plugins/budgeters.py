@@ -1,4 +1,4 @@
-"""First-party budgeters: ``static`` and ``native`` (the learned ``allocator`` registers itself too).
+"""First-party budgeters: ``static``, ``native`` and the learned ``allocator``.
 
 A budgeter answers, per sample, the visual-token budget the task performer gets; the image is then
 resized with :func:`pathreason.budget.smart_resize` under that budget (and boxes rescaled).
@@ -56,6 +56,34 @@ class NativeBudgeter:
         return "native"
 
 
+class AllocatorBudgeter:
+    """The trained token allocator of a run (two-stage inference: the allocator, then the performer).
+
+    It needs the run's models, so it works through an engine: ``engine.evaluate(budgeter="allocator")``
+    or ``engine.predict(..., budgeter="allocator")`` bind it (``needs_engine``).
+    """
+
+    name = "allocator"
+    needs_engine = True
+
+    def __init__(self, argument: str | None = None) -> None:
+        if argument:
+            raise ConfigError(f"budgeter 'allocator' takes no argument, got 'allocator:{argument}'")
+
+    def tokens(self, sample: Any) -> int | None:
+        raise ConfigError("the 'allocator' budgeter runs a trained allocator model: use "
+                          "engine.evaluate(budgeter='allocator') or engine.predict(..., budgeter='allocator') "
+                          "on a run whose allocator is trained")
+
+    def bind(self, engine: Any, phase: str | None = None) -> Any:
+        from pathreason.allocator import BoundAllocator
+
+        return BoundAllocator(engine, phase)
+
+    def __repr__(self) -> str:
+        return "allocator"
+
+
 @hookimpl
 def pathreason_budgeters() -> list[BudgeterSpec]:
     return [
@@ -63,4 +91,6 @@ def pathreason_budgeters() -> list[BudgeterSpec]:
                      description="a fixed maximum number of visual tokens per image (static:N, default 256)"),
         BudgeterSpec(name="native", factory=NativeBudgeter,
                      description="each image at its own size, no cap"),
+        BudgeterSpec(name="allocator", factory=AllocatorBudgeter,
+                     description="the run's trained token allocator picks each image's budget (two-stage)"),
     ]

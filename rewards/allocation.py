@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from pathreason.rewards.parsing import MAX_TOKEN_COUNT, parse_token_count
 
-__all__ = ["ALLOCATION_LAMBDA", "MAX_TOKEN_COUNT", "allocation_reward", "clamp_tokens", "parse_token_count"]
+__all__ = ["ALLOCATION_LAMBDA", "MAX_TOKEN_COUNT", "RULES", "allocation_reward", "clamp_tokens", "parse_token_count",
+           "token_cost_reward"]
 
 ALLOCATION_LAMBDA = 0.5
 
@@ -35,6 +36,22 @@ def allocation_reward(score: float, n_pred: int, n_orig: int, lam: float = ALLOC
     token count N₀ = min(native count, training budget).
     """
     return score if n_pred < n_orig else lam * score
+
+
+def token_cost_reward(score: float, n_pred: int, n_orig: int, lam: float = ALLOCATION_LAMBDA) -> float:
+    """The continuous alternative of design §5.3: ``score - lam * n_pred / n_orig``.
+
+    Every token has a price (``lam`` per N₀ tokens), so among budgets that score alike the smallest
+    wins, and a budget above N₀ pays only when it raises the score by more than its price.
+
+    >>> token_cost_reward(1.0, 64, 256, lam=0.25)
+    0.9375
+    """
+    return score - lam * n_pred / n_orig
+
+
+#: Allocation rules by name (``allocator.rule``).
+RULES = {"eq10": allocation_reward, "token_cost": token_cost_reward}
 
 
 def clamp_tokens(n_pred: int, native: int) -> int:

@@ -40,7 +40,9 @@ class DetectionTask(Task):
         return f"I scan the image for {sample.meta.get('category') or 'lesions'}."
 
     def answer_text(self, sample: Sample, view: View) -> str:
-        return format_boxes(view.to_model(sample.boxes))
+        """Boxes in reading order (top to bottom, then left to right): one target per image, so SFT
+        does not have to learn an arbitrary order the annotation happened to use."""
+        return format_boxes(sorted(view.to_model(sample.boxes), key=lambda b: (b[1], b[0])))
 
     def parse(self, completion: str, view: View) -> list[list[float]] | None:
         """Boxes in original pixels, or ``None`` when there is no answer at all (which scores 0

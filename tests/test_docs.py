@@ -31,7 +31,7 @@ FENCE = re.compile(r"^(?P<fence>```+)(?P<info>[^\n`]*)\n(?P<body>.*?)^(?P=fence)
 
 # Commands that install, train or load a model: checked without running them.
 HEAVY = {"pip", "python", "python3", "pytest", "accelerate", "cd", "mkdocs"}
-HEAVY_PATHREASON = {"train", "eval", "predict"}
+HEAVY_PATHREASON = {"train", "eval", "predict", "demo", "train-allocator", "ablate-budget"}
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,8 @@ def test_every_config_field_is_documented_with_its_default() -> None:
         default = field.get_default(call_default_factory=True)
         if isinstance(default, BaseModel):
             for sub, subfield in type(default).model_fields.items():
-                expected[(name, sub)] = subfield.get_default(call_default_factory=True)
+                value = subfield.get_default(call_default_factory=True)
+                expected[(name, sub)] = value.model_dump() if isinstance(value, BaseModel) else value
         else:
             expected[("", name)] = default
     documented = _documented_fields((DOCS / "reference" / "configuration.md").read_text())
@@ -300,7 +301,12 @@ def _dry_check(argv: list[str], where: str) -> None:
         raise AssertionError(f"{where}: `pathreason {shlex.join(argv)}` does not parse") from exc
     assert not extra or getattr(args, "accepts_overrides", False), f"{where}: unrecognised arguments {extra}"
     overrides = parse_overrides(extra)
-    if args.command in HEAVY_PATHREASON:
+    if args.command == "demo":
+        from pathreason.registry import task_spec
+
+        for task in (args.task or "vqa,subtyping,detection").split(","):
+            task_spec(task.strip())
+    elif args.command in HEAVY_PATHREASON:
         for key in ("task", "model", "dataset", "output_dir"):
             value = getattr(args, key, None)
             if value is not None:

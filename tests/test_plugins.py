@@ -162,7 +162,7 @@ def test_cli_plugins_json_lists_first_party_plugins_without_torch() -> None:
     ours = {r["name"]: r for r in rows if r["distribution"] == "pathreason"}
     assert {"budgeters", "models"} <= set(ours)
     assert all(r["status"] == "active" for r in ours.values()), [(r["name"], r["error"]) for r in ours.values()]
-    assert ours["budgeters"]["provides"] == {"budgeters": ["static", "native"]}
+    assert ours["budgeters"]["provides"] == {"budgeters": ["static", "native", "allocator"]}
     assert ours["budgeters"]["version"] == pathreason.__version__
 
 

@@ -141,3 +141,16 @@ def test_dataset_without_sample_columns_is_rejected():
 
     with pytest.raises(DataError, match=r"lacks the sample columns \['id', 'image'"):
         dataset_to_samples(Dataset.from_dict({"question": ["q"]}))
+
+
+def test_unlabelled_sample_with_options_is_a_prediction_request() -> None:
+    from PIL import Image
+
+    from pathreason.errors import DataError
+    from pathreason.sample import Sample
+
+    image = Image.new("RGB", (56, 56))
+    Sample(id="q", image=image, task="subtyping", options=["benign", "malignant"])  # no answer yet: fine
+    Sample(id="q", image=image, task="vqa", question="Which?", options=["yes", "no"])
+    with pytest.raises(DataError, match="not one of its options"):
+        Sample(id="q", image=image, task="subtyping", options=["benign", "malignant"], answer="tumour")

@@ -1,0 +1,241 @@
+"""``pathreason demo``: the whole method on the embedded defaults, on a CPU, in minutes.
+
+One task performer for VQA, subtyping and detection (a mixed-task run of the ``tiny`` model on
+``synthpath`` with real H&E backgrounds): SFT, then GRPO, then the token allocator; evaluated
+untrained, after SFT, after GRPO (``static:256`` and ``native``) and with the allocator. The report
+folder holds the paper-style tables (Markdown + JSON), the accuracy-vs-TPI plot, the training reward
+curves and example predictions drawn on their images.
+
+The demo trains far less than ``pathreason train`` does (it must finish in minutes on two cores), so
+its numbers show the method working end to end, not what the defaults reach; ``benchmarks/`` has those.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+TASKS = ("vqa", "subtyping", "detection")
+
+
+@dataclass(frozen=True)
+class DemoProfile:
+    """How much the demo trains and evaluates."""
+
+    n_train: int  # training samples per task
+    n_test: int  # test samples per task
+    sft_steps: int
+    sft_batch: int
+    grpo_steps: int
+    grpo_batch: int
+    generations: int
+    allocator_warmup: int
+    allocator_steps: int
+    max_new_tokens: int
+    examples: int  # example predictions drawn per task
+
+
+FULL = DemoProfile(n_train=96, n_test=16, sft_steps=90, sft_batch=16, grpo_steps=6, grpo_batch=8, generations=4,
+                   allocator_warmup=20, allocator_steps=8, max_new_tokens=96, examples=2)
+QUICK = DemoProfile(n_train=4, n_test=2, sft_steps=2, sft_batch=4, grpo_steps=1, grpo_batch=2, generations=2,
+                    allocator_warmup=1, allocator_steps=1, max_new_tokens=16, examples=1)
+
+PHASES = (("untrained", "base", "static:256"), ("SFT", "sft", "static:256"), ("+Performer", "grpo", "static:256"),
+          ("+Performer (native)", "grpo", "native"), ("+Performer+Allocator", "grpo", "allocator"))
+
+
+def _settings(tasks: Sequence[str], p: DemoProfile, output: Path) -> dict[str, Any]:
+    return {
+        "task": list(tasks),
+        "output_dir": str(output / "run"),
+        "dataset__options": {"n": p.n_train * len(tasks), "real_background": True},
+        "sft": {"max_steps": p.sft_steps, "per_device_train_batch_size": p.sft_batch, "logging_steps": 5,
+                "save_steps": 10_000},
+        "grpo": {"max_steps": p.grpo_steps, "per_device_train_batch_size": p.grpo_batch,
+                 "num_generations": p.generations, "max_completion_length": p.max_new_tokens, "logging_steps": 1,
+                 "save_steps": 10_000},
+        "allocator": {"warmup_steps": p.allocator_warmup, "max_steps": p.allocator_steps,
+                      "per_device_train_batch_size": p.grpo_batch, "num_generations": p.generations,
+                      "max_completion_length": 24, "logging_steps": 1, "save_steps": 10_000},
+    }
+
+
+def run_demo(tasks: Sequence[str] = TASKS, quick: bool = False, output: str | Path = "pathreason-demo",
+             progress: bool = True, say: Any = print) -> dict[str, Any]:
+    """Train and evaluate; write the report folder; return the tables as a dict."""
+    from pathreason.engine import Engine
+
+    profile = QUICK if quick else FULL
+    out = Path(output)
+    if (out / "run").exists():
+        raise FileExistsError(f"{out} already holds a demo; choose another --output or remove it")
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    engine = Engine(**_settings(tasks, profile, out))
+    tasks = list(engine.tasks)
+    say(f"pathreason demo: tasks {', '.join(tasks)} | tiny model | synthpath with real H&E backgrounds | "
+        f"{'quick' if quick else 'full'} profile -> {out}")
+    timings: dict[str, float] = {}
+    reports: dict[str, Any] = {}
+
+    def evaluate(label: str, phase: str, budgeter: str) -> None:
+        t = time.perf_counter()
+        report = engine.evaluate(budgeter=budgeter, n=profile.n_test * len(tasks), phase=phase, progress=progress,
+                                 max_new_tokens=profile.max_new_tokens)
+        timings[f"eval {label}"] = time.perf_counter() - t
+        reports[label] = report
+        say(f"[{time.perf_counter() - started:5.0f}s] evaluated {label}")
+
+    def step(name: str, fn: Any) -> None:
+        say(f"[{time.perf_counter() - started:5.0f}s] {name} ...")
+        t = time.perf_counter()
+        fn()
+        timings[name] = time.perf_counter() - t
+
+    evaluate("untrained", "base", "static:256")
+    step("SFT", lambda: engine.sft())
+    evaluate("SFT", "sft", "static:256")
+    step("GRPO", lambda: engine.grpo())
+    evaluate("+Performer", "grpo", "static:256")
+    evaluate("+Performer (native)", "grpo", "native")
+    step("allocator", lambda: engine.train_allocator())
+    evaluate("+Performer+Allocator", "grpo", "allocator")
+
+    tables = {task: _table(engine, task, reports) for task in tasks}
+    result = {"profile": asdict(profile), "tasks": tables, "timings_s": timings,
+              "total_s": time.perf_counter() - started, "run": str(engine.run.path)}
+    markdown = _markdown(tables)
+    (out / "tables.md").write_text(markdown + "\n")
+    (out / "tables.json").write_text(json.dumps(result, indent=2, default=str))
+    files = {"tables": str(out / "tables.md"), "json": str(out / "tables.json")}
+    files["accuracy_vs_tpi"] = str(_plot_tradeoff(tables, out / "accuracy_vs_tpi.png"))
+    files["reward_curves"] = str(_plot_rewards(engine, out / "reward_curves.png"))
+    files["examples"] = str(_draw_examples(engine, out / "examples", profile.examples))
+    result["files"] = files
+    result["total_s"] = time.perf_counter() - started
+    (out / "tables.json").write_text(json.dumps(result, indent=2, default=str))
+    say("")
+    say(markdown)
+    say("")
+    say(f"done in {result['total_s']:.0f} s. Report folder: {out}")
+    for name, path in files.items():
+        say(f"  {name:<16} {path}")
+    return result
+
+
+def _table(engine: Any, task: str, reports: dict[str, Any]) -> list[dict[str, Any]]:
+    names = engine.tasks[task].metric_names
+    rows = []
+    for label, _, budgeter in PHASES:
+        entry = reports[label].tasks.get(task)
+        if entry is None:
+            continue
+        rows.append({"row": label, "budgeter": budgeter, **{m: entry["metrics"].get(m) for m in names},
+                     "format_rate": entry["format_rate"], "tpi": entry["tpi"],
+                     "allocator_tpi": entry.get("allocator_tpi"), "budgets": entry.get("budgets"),
+                     "by_difficulty": {d: {"tpi": sub["tpi"], names[0]: sub["metrics"].get(names[0])}
+                                       for d, sub in entry.get("by_difficulty", {}).items()}})
+    return rows
+
+
+def _markdown(tables: dict[str, list[dict[str, Any]]]) -> str:
+    parts = []
+    for task, rows in tables.items():
+        if not rows:
+            continue
+        metrics = [k for k in rows[0] if k not in ("row", "budgeter", "format_rate", "tpi", "allocator_tpi",
+                                                    "budgets", "by_difficulty")]
+        head = ["", *metrics, "format", "TPI", "allocator TPI"]
+        lines = [f"### {task}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in rows:
+            cells = [r["row"], *(f"{r[m]:.3f}" if r[m] is not None else "-" for m in metrics),
+                     f"{r['format_rate']:.2f}", f"{r['tpi']:.1f}",
+                     f"{r['allocator_tpi']:.1f}" if r["allocator_tpi"] is not None else "-"]
+            lines.append("| " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def _plot_tradeoff(tables: dict[str, list[dict[str, Any]]], path: Path) -> Path:
+    from pathreason.ablation import plot
+
+    rows = []
+    for task, entries in tables.items():
+        metric = next(k for k in entries[0] if k not in ("row", "budgeter"))
+        for r in entries:
+            if r["row"] in ("+Performer", "+Performer (native)", "+Performer+Allocator"):
+                rows.append({"task": task, "budgeter": r["budgeter"], "tpi": r["tpi"], "value": r[metric] or 0.0,
+                             "metric": metric})
+    return plot(rows, {}, path)
+
+
+def _plot_rewards(engine: Any, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, phase in zip(axes, ("grpo", "allocator")):
+        log = [r for r in engine.run.read_log(phase) if "step" in r and r.get("stage") != "warmup"]
+        keys = sorted({k for r in log for k in r if k.startswith("rewards/") and k.endswith("/mean")})
+        for key in keys:
+            pts = [(r["step"], float(r[key])) for r in log if r.get(key) is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", ms=3, label=key.split("/")[1])
+        ax.set_title("performer GRPO" if phase == "grpo" else "allocator GRPO")
+        ax.set_xlabel("step")
+        ax.set_ylabel("mean reward")
+        ax.grid(alpha=0.3)
+        if keys:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _draw_examples(engine: Any, folder: Path, per_task: int) -> Path:
+    """Allocator-run predictions drawn on their images: rationale, answer, budget; boxes for detection."""
+    import textwrap
+
+    from PIL import ImageDraw
+
+    folder.mkdir(parents=True, exist_ok=True)
+    preds = engine.run.path / "eval" / "grpo-allocator-test" / "predictions.jsonl"
+    records = [json.loads(x) for x in preds.read_text().splitlines() if x.strip()] if preds.is_file() else []
+    samples = {s.id: s for s in engine.samples(engine.config.dataset.eval_split)}
+    shown: dict[str, int] = {}
+    for r in records:
+        if shown.get(r["task"], 0) >= per_task or r["id"] not in samples:
+            continue
+        shown[r["task"]] = shown.get(r["task"], 0) + 1
+        sample = samples[r["id"]]
+        image = sample.load_image().convert("RGB")
+        canvas = image.copy()
+        canvas = canvas.resize((448, round(448 * image.height / image.width)))
+        sx = canvas.width / image.width
+        draw = ImageDraw.Draw(canvas)
+        for box in sample.boxes or []:
+            draw.rectangle([v * sx for v in box], outline=(0, 160, 0), width=2)
+        if r["task"] == "detection" and isinstance(r.get("parsed"), list):
+            for box in r["parsed"]:
+                if isinstance(box, list) and len(box) == 4:
+                    draw.rectangle([float(v) * sx for v in box], outline=(220, 0, 0), width=2)
+        from PIL import Image
+
+        text = (f"{r['task']} | {r['difficulty'] or ''} | allocator gave {r['budget']} -> {r['tokens']} tokens\n"
+                f"Q: {r['prompt'][:120]}\n{r['completion'][:300]}\ngold: {sample.answer or sample.boxes}")
+        lines = [ln for part in text.split("\n") for ln in (textwrap.wrap(part, 70) or [""])]
+        panel = Image.new("RGB", (canvas.width, canvas.height + 14 * len(lines) + 8), "white")
+        panel.paste(canvas, (0, 0))
+        ImageDraw.Draw(panel).multiline_text((4, canvas.height + 4), "\n".join(lines), fill=(0, 0, 0), spacing=2)
+        panel.save(folder / f"{r['task']}-{shown[r['task']]}.png")
+    return folder
+
+
+__all__ = ["FULL", "QUICK", "DemoProfile", "run_demo"]
