@@ -32,6 +32,9 @@ class LoraConfigSection(_Section):
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0)
     target_modules: str | list[str] = "all-linear"
     bias: Literal["none", "all", "lora_only"] = "none"
+    modules_to_save: list[str] | None = None
+    """Modules trained in full and saved with the adapter (e.g. ``["lm_head"]``: the tiny preset's
+    allocator, whose output rows for digits were never trained)."""
 
 
 class _TrainerSection(_Section):

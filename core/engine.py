@@ -367,7 +367,7 @@ class Engine:
         history: list[dict[str, Any]] = []
         if section.warmup_steps:
             warm_cfg = self.config.model_copy(update={"sft": self.config.sft.model_copy(update={
-                "max_steps": section.warmup_steps, "budget_mix": None,
+                "max_steps": section.warmup_steps, "budget_mix": None, "lr_scheduler_type": section.lr_scheduler_type,
                 "learning_rate": section.warmup_learning_rate or section.learning_rate,
                 "per_device_train_batch_size": section.per_device_train_batch_size, "warmup_ratio": 0.1,
                 "save_steps": max(section.warmup_steps, 1), "logging_steps": section.logging_steps})})

@@ -41,7 +41,8 @@ def lora_config(section: LoraConfigSection) -> Any:
     if targets == "all-linear":
         targets = LM_LINEAR_REGEX
     return LoraConfig(r=section.r, lora_alpha=section.lora_alpha, lora_dropout=section.lora_dropout,
-                      target_modules=targets, bias=section.bias, task_type="CAUSAL_LM")
+                      target_modules=targets, bias=section.bias, modules_to_save=section.modules_to_save,
+                      task_type="CAUSAL_LM")
 
 
 def device_kwargs() -> dict[str, Any]:

@@ -33,6 +33,14 @@ TINY_RECIPE: dict[str, Any] = {
             "budget_mix": [16, 64, 256], "logging_steps": 10, "freeze_vision": True},
     "grpo": {"learning_rate": 5e-6, "max_steps": 30, "per_device_train_batch_size": 8, "num_generations": 4,
              "max_completion_length": 128, "logging_steps": 5},
+    # The allocator is a LoRA on the performer; the tiny model's output rows for digits were never
+    # trained (its tasks answer in words), so the adapter also trains a copy of lm_head, and a short
+    # format warm-up teaches it to answer with a number before GRPO. "token_cost" prices every token:
+    # under Eq. 10 all budgets below N0 earn the same, which leaves GRPO no reason to pick the smallest.
+    "allocator": {"lora": {"r": 16, "lora_alpha": 64, "modules_to_save": ["lm_head"]}, "warmup_steps": 30,
+                  "warmup_learning_rate": 3e-3, "learning_rate": 1e-3, "lr_scheduler_type": "constant_with_warmup",
+                  "max_steps": 20, "per_device_train_batch_size": 16, "num_generations": 4,
+                  "max_completion_length": 24, "logging_steps": 2, "rule": "token_cost", "lam": 0.25},
 }
 
 

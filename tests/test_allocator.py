@@ -126,7 +126,7 @@ def test_allocator_is_a_second_adapter_on_the_performer(trained: Engine) -> None
     final = trained.run.final_dir("allocator")
     assert (final / "adapter_config.json").is_file() and (final / "adapter_model.safetensors").is_file()
     meta = json.loads((final / "pathreason_allocator.json").read_text())
-    assert meta["performer_phase"] == "sft" and meta["rule"] == "eq10"
+    assert meta["performer_phase"] == "sft" and meta["rule"] == trained.config.allocator.rule
     log = trained.run.read_log("allocator")
     assert any(r.get("stage") == "warmup" and "loss" in r for r in log)
     assert any("rewards/allocation/mean" in r and "rewards/format/mean" in r for r in log)
