@@ -17,6 +17,7 @@ from pathreason.allocator import AllocationReward, PerformerScorer, allocation_m
 from pathreason.errors import ConfigError, RunError
 from pathreason.inference import Generation
 from pathreason.registry import get_budgeter
+from pathreason.rewards.allocation import RULES
 from pathreason.synth import generate as synth
 from pathreason.tasks.subtyping import SubtypingTask
 
@@ -162,7 +163,9 @@ def test_known_allocation_gets_the_expected_reward_on_the_tiny_model(trained: En
     with torch.no_grad():
         out = reward(["<answer>64</answer>", "<answer>256</answer>", "<answer>64</answer>", "<answer>x</answer>"],
                      id=[sample.id] * 4, n0=[256] * 4, native=[256] * 4)
-    assert out == pytest.approx([scores[64], 0.5 * scores[256], scores[64], 0.0])
+    rule, lam = RULES[trained.config.allocator.rule], trained.config.allocator.lam
+    assert out == pytest.approx([rule(scores[64], 64, 256, lam), rule(scores[256], 256, 256, lam),
+                                 rule(scores[64], 64, 256, lam), 0.0])
     assert calls == [2]  # one batched generation: budgets 64 and 256 of this sample, the repeat cached
 
 
