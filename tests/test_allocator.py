@@ -238,3 +238,30 @@ def test_ablate_budget_command(trained: Engine, tmp_path: Path, capsys: pytest.C
     assert (out / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(SystemExit, match="comma-separated integers"):
         main(["ablate-budget", "--run", str(trained.run.path), "--budgets", "16,lots"])
+
+
+def test_interrupted_allocator_resumes_from_its_checkpoint(trained: Engine, tmp_path: Path) -> None:
+    """A checkpoint of the allocator phase (its adapter in a sub-folder, as peft writes a named
+    adapter) brings training back: resume continues from it instead of starting over."""
+    copy = tmp_path / "copy"
+    shutil.copytree(trained.run.path, copy, ignore=shutil.ignore_patterns("allocator"))
+    state = json.loads((copy / "state.json").read_text())
+    state["phases"].pop("allocator")
+    (copy / "state.json").write_text(json.dumps(state))
+    settings = {**FAST["allocator"], "save_steps": 1, "max_steps": 1, "warmup_steps": 0}
+    engine = Engine.load(copy, allocator=settings)
+    engine.train_allocator()
+    first = [r for r in engine.run.read_log("allocator") if "rewards/allocation/mean" in r]
+    checkpoint = engine.run.last_checkpoint("allocator")
+    assert checkpoint is not None and (checkpoint / "allocator" / "adapter_model.safetensors").is_file()
+    # the kill: the final adapter and the "done" mark are lost, the checkpoint is not
+    shutil.rmtree(engine.run.final_dir("allocator"))
+    state = json.loads((copy / "state.json").read_text())
+    state["phases"].pop("allocator")
+    (copy / "state.json").write_text(json.dumps(state))
+    resumed = Engine.load(copy, allocator={**settings, "max_steps": 2})
+    resumed.train_allocator(resume=True)
+    log = [r for r in resumed.run.read_log("allocator") if "rewards/allocation/mean" in r]
+    assert [r["step"] for r in log] == [1, 2]
+    assert log[0] == first[0]  # step 1 is the checkpoint's record (same timing), not a re-run
+    assert (resumed.run.final_dir("allocator") / "adapter_model.safetensors").is_file()
