@@ -90,9 +90,8 @@ def ablate(engine: Engine, budgets: Sequence[int] = (16, 32, 64, 128, 256), allo
     for b in budgets:
         report = engine.evaluate(split=split, budgeter=f"static:{b}", n=n, phase=phase, progress=progress)
         reports.append(report)
-        records = _read_records(engine, report)
-        per_budget[b] = {r["id"]: float(r["score"]) for r in records}
-        tokens[b] = {r["id"]: int(r["tokens"]) for r in records}
+        per_budget[b] = {r.id: float(r.score) for r in report.records}
+        tokens[b] = {r.id: int(r.tokens) for r in report.records}
     if allocator:
         reports.append(engine.evaluate(split=split, budgeter="allocator", n=n, phase=phase, progress=progress))
     rows = [_row(rep, task, engine.tasks[task].metric_names[0]) for rep in reports for task in rep.tasks]
@@ -128,12 +127,6 @@ def oracle_text(oracle: dict[str, dict[str, Any]]) -> str:
         parts.append(f"oracle {task}: TPI {block['tpi']:.1f}" + (f" ({diffs})" if diffs else "")
                      + f", mean score {block['mean_score']:.3f}")
     return "\n".join(parts)
-
-
-def _read_records(engine: Engine, report: EvalReport) -> list[dict[str, Any]]:
-    name = report.budgeter.replace(":", "")
-    path = engine.run.path / "eval" / f"{report.phase}-{name}-{report.split}" / "predictions.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def plot(rows: Sequence[dict[str, Any]], oracle: dict[str, dict[str, Any]], path: Path) -> Path:

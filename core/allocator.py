@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pathreason.budget import count_tokens
+from pathreason.budget import native_tokens, original_tokens
 from pathreason.errors import ConfigError, RunError
 from pathreason.prompts import allocation_prompt
 from pathreason.rewards.allocation import RULES, clamp_tokens
@@ -48,11 +48,7 @@ META_FILE = "pathreason_allocator.json"
 # ---------------------------------------------------------------------------------------------- prompts
 def allocation_messages(task: Task, sample: Sample, n0: int, native: int) -> list[dict[str, Any]]:
     """The paper's token-allocation prompt around the task prompt, with the image first."""
-    text = allocation_prompt(current_token=n0, max_token=native, task_prompt=task.user_text(sample))
-    return [
-        {"role": "system", "content": [{"type": "text", "text": task.system_prompt}]},
-        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]},
-    ]
+    return task.chat(allocation_prompt(current_token=n0, max_token=native, task_prompt=task.user_text(sample)))
 
 
 @dataclass(frozen=True)
@@ -68,13 +64,13 @@ class AllocatorInput:
 def allocator_input(image: Any, section: AllocatorSection, train_tokens: int, patch: int = 28) -> AllocatorInput:
     """The allocator's view of ``image``: at N₀ tokens (paper) or the cheap ``low`` look."""
     width, height = image.size
-    n0 = count_tokens(height, width, train_tokens, patch)
-    native = count_tokens(height, width, None, patch)
+    n0 = original_tokens(height, width, train_tokens, patch)
+    native = native_tokens(height, width, patch)
     view = make_view(image.size, train_tokens if section.view == "n0" else section.low_view_tokens, patch=patch)
     return AllocatorInput(n0=n0, native=native, view_tokens=view.tokens, image=resize_for_view(image, view))
 
 
-def allocation_target(n: int, rationale: str = "I examine the tissue in the image.") -> str:
+def allocation_target(n: int, rationale: str) -> str:
     return f"<think> {rationale} </think> <answer> {n} </answer>"
 
 
@@ -115,6 +111,20 @@ class DualPolicy:
             yield self.model
         finally:
             self.model.train(was_training)
+
+
+def performer_generate(policy: DualPolicy, processor: Any, max_new_tokens: int,
+                       one_batch: bool = False) -> Callable[[list[Any], list[Any]], list[Any]]:
+    """``generate(conversations, images)`` through the frozen performer of ``policy``; with
+    ``one_batch`` every call is a single batched generation (the reward's contract)."""
+    from pathreason.inference import generate
+
+    def run(convs: list[Any], images: list[Any]) -> list[Any]:
+        with policy.performer() as model:
+            return generate(model, processor, convs, images, max_new_tokens=max_new_tokens,
+                            batch_size=max(1, len(convs)) if one_batch else 16)
+
+    return run
 
 
 def performer_fingerprint(folder: Path) -> str:
@@ -311,13 +321,7 @@ class BoundAllocator:
                         cfg.budget.train_tokens, cfg.budget.patch, batch_size)
 
     def generate_fn(self, max_new_tokens: int) -> Callable[[list[Any], list[Any]], list[Any]]:
-        from pathreason.inference import generate
-
-        def run(convs: list[Any], images: list[Any]) -> list[Any]:
-            with self.policy.performer() as model:
-                return generate(model, self.engine.processor, convs, images, max_new_tokens=max_new_tokens)
-
-        return run
+        return performer_generate(self.policy, self.engine.processor, max_new_tokens)
 
 
 def warmup_rows(rows: Sequence[dict[str, Any]], candidates: Sequence[int], seed: int) -> list[dict[str, Any]]:
@@ -332,7 +336,7 @@ def warmup_rows(rows: Sequence[dict[str, Any]], candidates: Sequence[int], seed:
     out = []
     for row in rows:
         n = rng.choice(list(candidates))
-        target = allocation_target(n, row.get("rationale") or "I examine the tissue in the image.")
+        target = allocation_target(n, row["rationale"])
         out.append({"prompt": row["prompt"], "images": [row["image"]], "length": row["view_tokens"],
                     "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}]})
     return out
@@ -340,4 +344,5 @@ def warmup_rows(rows: Sequence[dict[str, Any]], candidates: Sequence[int], seed:
 
 __all__ = ["ALLOCATOR_ADAPTER", "AllocationReward", "Allocation", "AllocatorInput", "BoundAllocator", "DualPolicy",
            "PerformerScorer", "allocate", "allocation_messages", "allocator_input", "build_policy",
+           "performer_generate",
            "check_allocator", "performer_fingerprint", "save_allocator", "warmup_rows"]

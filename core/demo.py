@@ -114,7 +114,8 @@ def run_demo(tasks: Sequence[str] = TASKS, quick: bool = False, output: str | Pa
     files = {"tables": str(out / "tables.md"), "json": str(out / "tables.json")}
     files["accuracy_vs_tpi"] = str(_plot_tradeoff(tables, out / "accuracy_vs_tpi.png"))
     files["reward_curves"] = str(_plot_rewards(engine, out / "reward_curves.png"))
-    files["examples"] = str(_draw_examples(engine, out / "examples", profile.examples))
+    files["examples"] = str(_draw_examples(engine, reports["+Performer+Allocator"], profile.n_test * len(tasks),
+                                           out / "examples", profile.examples))
     result["files"] = files
     result["total_s"] = time.perf_counter() - started
     (out / "tables.json").write_text(json.dumps(result, indent=2, default=str))
@@ -199,42 +200,37 @@ def _plot_rewards(engine: Any, path: Path) -> Path:
     return path
 
 
-def _draw_examples(engine: Any, folder: Path, per_task: int) -> Path:
+def _draw_examples(engine: Any, report: Any, n: int, folder: Path, per_task: int) -> Path:
     """Allocator-run predictions drawn on their images: rationale, answer, budget; boxes for detection."""
     import textwrap
 
-    from PIL import ImageDraw
+    from PIL import Image, ImageDraw
 
     folder.mkdir(parents=True, exist_ok=True)
-    preds = engine.run.path / "eval" / "grpo-allocator-test" / "predictions.jsonl"
-    records = [json.loads(x) for x in preds.read_text().splitlines() if x.strip()] if preds.is_file() else []
-    samples = {s.id: s for s in engine.samples(engine.config.dataset.eval_split)}
+    samples = {s.id: s for s in engine.samples(report.split, n)}  # the evaluated samples (cached)
     shown: dict[str, int] = {}
-    for r in records:
-        if shown.get(r["task"], 0) >= per_task or r["id"] not in samples:
+    for r in report.records:
+        if shown.get(r.task, 0) >= per_task or r.id not in samples:
             continue
-        shown[r["task"]] = shown.get(r["task"], 0) + 1
-        sample = samples[r["id"]]
+        shown[r.task] = shown.get(r.task, 0) + 1
+        sample = samples[r.id]
         image = sample.load_image().convert("RGB")
-        canvas = image.copy()
-        canvas = canvas.resize((448, round(448 * image.height / image.width)))
+        canvas = image.resize((448, round(448 * image.height / image.width)))
         sx = canvas.width / image.width
         draw = ImageDraw.Draw(canvas)
         for box in sample.boxes or []:
             draw.rectangle([v * sx for v in box], outline=(0, 160, 0), width=2)
-        if r["task"] == "detection" and isinstance(r.get("parsed"), list):
-            for box in r["parsed"]:
+        if r.task == "detection" and isinstance(r.parsed, list):
+            for box in r.parsed:
                 if isinstance(box, list) and len(box) == 4:
                     draw.rectangle([float(v) * sx for v in box], outline=(220, 0, 0), width=2)
-        from PIL import Image
-
-        text = (f"{r['task']} | {r['difficulty'] or ''} | allocator gave {r['budget']} -> {r['tokens']} tokens\n"
-                f"Q: {r['prompt'][:120]}\n{r['completion'][:300]}\ngold: {sample.answer or sample.boxes}")
+        text = (f"{r.task} | {r.difficulty or ''} | allocator gave {r.budget} -> {r.tokens} tokens\n"
+                f"Q: {r.prompt[:120]}\n{r.completion[:300]}\ngold: {sample.answer or sample.boxes}")
         lines = [ln for part in text.split("\n") for ln in (textwrap.wrap(part, 70) or [""])]
         panel = Image.new("RGB", (canvas.width, canvas.height + 14 * len(lines) + 8), "white")
         panel.paste(canvas, (0, 0))
         ImageDraw.Draw(panel).multiline_text((4, canvas.height + 4), "\n".join(lines), fill=(0, 0, 0), spacing=2)
-        panel.save(folder / f"{r['task']}-{shown[r['task']]}.png")
+        panel.save(folder / f"{r.task}-{shown[r.task]}.png")
     return folder
 
 

@@ -320,10 +320,13 @@ class Engine:
 
     def allocator_rows(self, split: str | None = None) -> list[dict[str, Any]]:
         """Allocation prompts: the image as the allocator sees it, with ``id``, ``n0`` and ``native``."""
+        return self._allocator_rows(self._readable(self.samples(split or self.config.dataset.train_split)))
+
+    def _allocator_rows(self, readable: Sequence[tuple[Sample, Any]]) -> list[dict[str, Any]]:
         from pathreason.allocator import allocation_messages, allocator_input
 
         rows = []
-        for sample, image in self._readable(self.samples(split or self.config.dataset.train_split)):
+        for sample, image in readable:
             a = allocator_input(image, self.config.allocator, self.config.budget.train_tokens, self.config.budget.patch)
             rows.append({"prompt": allocation_messages(self.tasks[sample.task], sample, a.n0, a.native),
                          "image": a.image, "id": sample.id, "task": sample.task, "n0": a.n0, "native": a.native,
@@ -332,18 +335,14 @@ class Engine:
 
     def allocation_reward(self, policy: Any, split: str | None = None) -> Any:
         """The allocator's reward object, scoring the frozen performer of ``policy`` (batched, cached)."""
-        from pathreason.allocator import AllocationReward, PerformerScorer
-        from pathreason.inference import generate
+        return self._allocation_reward(policy, self._readable(self.samples(split or self.config.dataset.train_split)))
 
-        samples = {s.id: (s, img) for s, img in self._readable(self.samples(split or self.config.dataset.train_split))}
-        max_new = self.config.grpo.max_completion_length
+    def _allocation_reward(self, policy: Any, readable: Sequence[tuple[Sample, Any]]) -> Any:
+        from pathreason.allocator import AllocationReward, PerformerScorer, performer_generate
 
-        def run(convs: list[Any], images: list[Any]) -> list[Any]:
-            with policy.performer() as model:
-                return generate(model, self.processor, convs, images, max_new_tokens=max_new,
-                                batch_size=max(1, len(convs)))
-
-        scorer = PerformerScorer(run, self.tasks, samples, self.box_frame, self.config.budget.patch)
+        run = performer_generate(policy, self.processor, self.config.grpo.max_completion_length, one_batch=True)
+        scorer = PerformerScorer(run, self.tasks, {s.id: (s, img) for s, img in readable}, self.box_frame,
+                                 self.config.budget.patch)
         return AllocationReward(scorer, self.config.allocator.rule, self.config.allocator.lam)
 
     def train_allocator(self, resume: bool = False) -> Engine:
@@ -363,7 +362,8 @@ class Engine:
         section = self.config.allocator
         logger.info("allocator phase (performer: %s): %s", phase, self.run.phase_dir("allocator"))
         policy = self._dual_policy(phase, trained=False)
-        rows = self.allocator_rows()
+        readable = self._readable(self.samples(self.config.dataset.train_split))  # decoded once, for both
+        rows = self._allocator_rows(readable)
         history: list[dict[str, Any]] = []
         if section.warmup_steps:
             warm_cfg = self.config.model_copy(update={"sft": self.config.sft.model_copy(update={
@@ -379,7 +379,7 @@ class Engine:
             if is_main_process():  # kept for inspection: what GRPO starts from
                 save_allocator(policy.model, self.run.phase_dir("allocator") / "warmup" / "final",
                                {"stage": "warmup", "performer_phase": phase})
-        reward = self.allocation_reward(policy)
+        reward = self._allocation_reward(policy, readable)
         data = datasets.Dataset.from_list([{k: v for k, v in r.items() if k not in ("view_tokens", "rationale")}
                                            for r in rows])
         trainer = train_grpo(policy.model, self.processor, data, [reward, get_reward("format")],
@@ -558,7 +558,8 @@ class Engine:
                 mine = [s for s, _ in readable]
                 allocations = bound.allocate(mine, [img for _, img in readable], batch_size)
                 local = predict_records(bound.generate_fn(max_new), self.tasks, mine, [a.budget for a in allocations],
-                                        self.box_frame, batch_size, progress and is_main_process())
+                                        self.box_frame, batch_size, progress and is_main_process(),
+                                        decoded=[img for _, img in readable])
                 by_id = {s.id: a for s, a in zip(mine, allocations)}
                 for record in local:
                     record.extra.update(by_id[record.id].as_extra())
@@ -568,7 +569,7 @@ class Engine:
                                         progress and is_main_process())
             records = gather(local)
         report = EvalReport(budgeter=name, split=split, phase=phase, tasks=summarize(records, samples, self.tasks),
-                            seconds_per_image=timer.seconds / max(1, len(records)), n=len(records))
+                            seconds_per_image=timer.seconds / max(1, len(records)), n=len(records), records=records)
         if write and is_main_process():
             out = self.run.path / "eval" / f"{phase}-{name.replace(':', '')}-{split}"
             write_predictions(records, out / "predictions.jsonl")
@@ -590,9 +591,10 @@ class Engine:
         max_new = max_new_tokens or self.config.grpo.max_completion_length
         if getattr(policy, "needs_engine", False):  # two-stage: the allocator picks the budget first
             bound = policy.bind(self, phase)
-            (allocation,) = bound.allocate([sample], [sample.load_image()], 1)
+            image = sample.load_image()
+            (allocation,) = bound.allocate([sample], [image], 1)
             (record,) = predict_records(bound.generate_fn(max_new), self.tasks, [sample], [allocation.budget],
-                                        self.box_frame, 1, False)
+                                        self.box_frame, 1, False, decoded=[image])
             record.extra.update(allocation.as_extra())
         else:
             (record,) = predict_records(self._generate_fn(phase, max_new), self.tasks, [sample],

@@ -58,6 +58,8 @@ class EvalReport:
     tasks: dict[str, dict[str, Any]]
     seconds_per_image: float
     n: int
+    #: The predictions behind the report (not serialised: ``predictions.jsonl`` holds them).
+    records: list[Record] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {"budgeter": self.budgeter, "split": self.split, "phase": self.phase, "n": self.n,
@@ -100,8 +102,12 @@ def predict_records(
     box_frame: str = "absolute",
     batch_size: int = 16,
     progress: bool = True,
+    decoded: Sequence[Any] | None = None,
 ) -> list[Record]:
-    """Run the performer (``generate_fn(conversations, images) -> [Generation]``) over ``samples``."""
+    """Run the performer (``generate_fn(conversations, images) -> [Generation]``) over ``samples``.
+
+    ``decoded`` are the samples' images when the caller already decoded them (else each is read here).
+    """
     from tqdm.auto import tqdm
 
     records: list[Record] = []
@@ -113,7 +119,7 @@ def predict_records(
         for i in chunk:
             sample, task = samples[i], tasks[samples[i].task]
             try:
-                image = sample.load_image()
+                image = decoded[i] if decoded is not None else sample.load_image()
             except Exception as exc:  # a corrupt file is reported and skipped, never ends the run
                 logger.warning("skipped sample %s (%s): its image cannot be read: %s: %s", sample.id,
                                sample.image_path or "<in memory>", type(exc).__name__, exc)

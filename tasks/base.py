@@ -87,9 +87,13 @@ class Task:
 
     def messages(self, sample: Sample) -> list[dict[str, Any]]:
         """System prompt, then the user turn: the image and the task prompt."""
+        return self.chat(self.user_text(sample))
+
+    def chat(self, text: str) -> list[dict[str, Any]]:
+        """The task's system prompt, then a user turn of the image and ``text``."""
         return [
             {"role": "system", "content": [{"type": "text", "text": self.system_prompt}]},
-            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": self.user_text(sample)}]},
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]},
         ]
 
     # ---- SFT target ------------------------------------------------------------------------------
