@@ -324,18 +324,37 @@ class BoundAllocator:
         return performer_generate(self.policy, self.engine.processor, max_new_tokens)
 
 
-def warmup_rows(rows: Sequence[dict[str, Any]], candidates: Sequence[int], seed: int) -> list[dict[str, Any]]:
-    """Format warm-up rows: each allocation prompt with an answer drawn uniformly from ``candidates``.
+def oracle_targets(scorer: PerformerScorer, ids: Sequence[str], candidates: Sequence[int],
+                   chunk: int = 64) -> dict[str, int]:
+    """Each sample's oracle budget: the smallest of ``candidates`` at which the frozen performer
+    answers it correctly (score >= 0.5), else the largest. Scored with ``scorer`` (batched
+    ``chunk`` generations at a time, cached, so GRPO later reuses these scores)."""
+    from pathreason.ablation import oracle_budgets
 
-    The answers carry no information about the image (they are random), so the warm-up teaches the
-    answer format only; GRPO then learns which budget each image needs. The ``<think>`` text is the
-    row's ``rationale`` (the task's own, which the performer already writes), so the warm-up only has to
-    teach the model to answer with a number.
+    requests = [(sid, n) for n in sorted(set(candidates)) for sid in ids]
+    values: list[float] = []
+    for start in range(0, len(requests), chunk):
+        values += scorer.scores(requests[start:start + chunk])
+    scores: dict[int, dict[str, float]] = {}
+    for (sid, n), value in zip(requests, values):
+        scores.setdefault(n, {})[sid] = value
+    return oracle_budgets(scores)
+
+
+def warmup_rows(rows: Sequence[dict[str, Any]], candidates: Sequence[int], seed: int,
+                targets: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Warm-up rows: each allocation prompt with a budget answer.
+
+    Without ``targets`` the budget is drawn uniformly from ``candidates``: the answers carry no
+    information about the image, so the warm-up teaches the answer format only and GRPO then learns
+    which budget each image needs. With ``targets`` (sample id -> budget, e.g. :func:`oracle_targets`)
+    each row answers its own target. The ``<think>`` text is the row's ``rationale`` (the task's own,
+    which the performer already writes), so the warm-up only has to teach the model the number.
     """
     rng = random.Random(seed)
     out = []
     for row in rows:
-        n = rng.choice(list(candidates))
+        n = targets[row["id"]] if targets is not None else rng.choice(list(candidates))
         target = allocation_target(n, row["rationale"])
         out.append({"prompt": row["prompt"], "images": [row["image"]], "length": row["view_tokens"],
                     "completion": [{"role": "assistant", "content": [{"type": "text", "text": target}]}]})
@@ -345,4 +364,4 @@ def warmup_rows(rows: Sequence[dict[str, Any]], candidates: Sequence[int], seed:
 __all__ = ["ALLOCATOR_ADAPTER", "AllocationReward", "Allocation", "AllocatorInput", "BoundAllocator", "DualPolicy",
            "PerformerScorer", "allocate", "allocation_messages", "allocator_input", "build_policy",
            "performer_generate",
-           "check_allocator", "performer_fingerprint", "save_allocator", "warmup_rows"]
+           "check_allocator", "oracle_targets", "performer_fingerprint", "save_allocator", "warmup_rows"]

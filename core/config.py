@@ -62,6 +62,13 @@ class SFTSection(_TrainerSection):
     freeze_vision: bool = True
     budget_mix: list[int] | None = None
     """Train each sample at a budget drawn from this list (None: the training budget only)."""
+    loss_per_sample: bool = False
+    """Average the loss per sample, then over the batch (TRL averages over all answer tokens, so
+    long answers such as box lists dominate a mixed-task batch)."""
+    budget_mix_exclude: list[str] = Field(default_factory=list)
+    """Difficulties (``meta["difficulty"]``) trained at the training budget only, never at a mixed
+    one: detail that a low budget erases cannot be learned there, and a label taught where its
+    evidence is invisible only teaches the performer to guess."""
 
 
 class GRPOSection(_TrainerSection):
@@ -120,6 +127,14 @@ class AllocatorSection(GRPOSection):
     information), so that a model that never wrote a token count gets a GRPO signal (0: none)."""
     warmup_learning_rate: float | None = Field(None, gt=0)
     """Learning rate of the warm-up (None: ``learning_rate``)."""
+    warmup_target: Literal["uniform", "oracle"] = "uniform"
+    """What the warm-up teaches: "uniform" budgets (the answer format only), or "oracle": each image's
+    smallest candidate budget at which the frozen performer answers it correctly (the largest when
+    none does), measured with the allocation reward's own scorer, so GRPO starts from a policy that
+    already reads the image (rejection-sampling fine-tuning on the reward's best answer)."""
+    warmup_samples: int | None = Field(None, ge=1)
+    """Training images the warm-up uses (the first ones of the split; None: all). The oracle target
+    costs one performer generation per image and candidate budget."""
     lora: LoraConfigSection = Field(default_factory=lambda: LoraConfigSection())
     """The allocator's own LoRA adapter (always a LoRA, also when the performer was fully fine-tuned)."""
     beta: float = Field(0.0, ge=0, le=0)

@@ -53,8 +53,10 @@ def _settings(tasks: Sequence[str], p: DemoProfile, output: Path) -> dict[str, A
         "task": list(tasks),
         "output_dir": str(output / "run"),
         "dataset__options": {"n": p.n_train * len(tasks), "real_background": True},
+        # One performer for all tasks: every sample weighs the same, or the long box lists of
+        # detection drown the short answers of VQA and subtyping.
         "sft": {"max_steps": p.sft_steps, "per_device_train_batch_size": p.sft_batch, "logging_steps": 5,
-                "save_steps": 10_000},
+                "save_steps": 10_000, "loss_per_sample": True},
         "grpo": {"max_steps": p.grpo_steps, "per_device_train_batch_size": p.grpo_batch,
                  "num_generations": p.generations, "max_completion_length": p.max_new_tokens, "logging_steps": 1,
                  "save_steps": 10_000},

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -247,7 +248,8 @@ class Engine:
         """The SFT dataset: prompt/completion conversations with the image resized to its budget.
 
         With ``sft.budget_mix`` each sample also appears at a budget drawn from the mix (so the
-        performer learns to answer at every budget the allocator may choose).
+        performer learns to answer at every budget the allocator may choose), except samples
+        whose difficulty is in ``sft.budget_mix_exclude``.
         """
         import datasets
 
@@ -256,8 +258,9 @@ class Engine:
         for sample, image in self._readable(self.samples(split or self.config.dataset.train_split)):
             task = self.tasks[sample.task]
             budgets = [self._train_budget(sample)]
-            if self.config.sft.budget_mix:
-                budgets.append(rng.choice(self.config.sft.budget_mix))
+            mix = self.config.sft
+            if mix.budget_mix and sample.meta.get("difficulty") not in mix.budget_mix_exclude:
+                budgets.append(rng.choice(mix.budget_mix))
             for budget in budgets:
                 view = make_view(image.size, budget, self.box_frame)
                 rows.append({
@@ -354,7 +357,7 @@ class Engine:
     def _train_allocator(self, state: RunState, resume: bool) -> None:
         import datasets
 
-        from pathreason.allocator import performer_fingerprint, save_allocator, warmup_rows
+        from pathreason.allocator import oracle_targets, performer_fingerprint, save_allocator, warmup_rows
         from pathreason.registry import get_reward
         from pathreason.training import train_grpo, train_sft
 
@@ -364,22 +367,31 @@ class Engine:
         policy = self._dual_policy(phase, trained=False)
         readable = self._readable(self.samples(self.config.dataset.train_split))  # decoded once, for both
         rows = self._allocator_rows(readable)
+        reward = self._allocation_reward(policy, readable)
         history: list[dict[str, Any]] = []
         if section.warmup_steps:
+            warm_rows, targets = rows[:section.warmup_samples] if section.warmup_samples else rows, None
+            if section.warmup_target == "oracle":
+                targets = oracle_targets(reward.scorer, [r["id"] for r in warm_rows], section.candidates)
+                counts = Counter(targets.values())
+                history.append({"stage": "warmup_targets", "performer_generate_calls": reward.scorer.generate_calls,
+                                **{f"budget_{n}": counts[n] for n in sorted(counts)}})
+                logger.info("allocator warm-up: oracle budgets of %d images: %s", len(targets), dict(sorted(counts.items())))
             warm_cfg = self.config.model_copy(update={"sft": self.config.sft.model_copy(update={
                 "max_steps": section.warmup_steps, "budget_mix": None, "lr_scheduler_type": section.lr_scheduler_type,
                 "learning_rate": section.warmup_learning_rate or section.learning_rate,
                 "per_device_train_batch_size": section.per_device_train_batch_size, "warmup_ratio": 0.1,
                 "save_steps": max(section.warmup_steps, 1), "logging_steps": section.logging_steps})})
             warm = train_sft(policy.model, self.processor,
-                             datasets.Dataset.from_list(warmup_rows(rows, section.candidates, self.config.seed)),
+                             datasets.Dataset.from_list(warmup_rows(warm_rows, section.candidates, self.config.seed,
+                                                                    targets)),
                              warm_cfg, self.run.phase_dir("allocator") / "warmup", None)
             history += [{**r, "stage": "warmup"} for r in warm.state.log_history]
             policy.model.set_adapter("allocator")
             if is_main_process():  # kept for inspection: what GRPO starts from
                 save_allocator(policy.model, self.run.phase_dir("allocator") / "warmup" / "final",
                                {"stage": "warmup", "performer_phase": phase})
-        reward = self._allocation_reward(policy, readable)
+        warm_calls = reward.scorer.generate_calls  # the oracle's; those of GRPO are counted on their own
         data = datasets.Dataset.from_list([{k: v for k, v in r.items() if k not in ("view_tokens", "rationale")}
                                            for r in rows])
         trainer = train_grpo(policy.model, self.processor, data, [reward, get_reward("format")],
@@ -387,7 +399,7 @@ class Engine:
                              self.run.phase_dir("allocator"),
                              self.run.last_checkpoint("allocator") if resume else None)
         history += trainer.state.log_history
-        history.append({"stage": "reward", "performer_generate_calls": reward.scorer.generate_calls,
+        history.append({"stage": "reward", "performer_generate_calls": reward.scorer.generate_calls - warm_calls,
                         "performer_generations": reward.scorer.generated, "cache_size": len(reward.scorer.cache)})
         if is_main_process():
             save_allocator(policy.model, self.run.final_dir("allocator"), {

@@ -124,12 +124,50 @@ def check_vllm(section: GRPOSection) -> None:
                               "(needs a CUDA GPU), or set grpo.use_vllm false")
 
 
-def train_sft(model: Any, processor: Any, dataset: Any, cfg: RunConfig, output_dir: Path,
-              resume_from: Path | None, callbacks: Sequence[Any] = ()) -> Any:
+def sample_mean_loss(log_probs: Any, label_mask: Any) -> Any:
+    """The mean over samples of each sample's mean answer-token loss (``sft.loss_per_sample``).
+
+    TRL averages over all answer tokens of a batch, so in a mixed-task run an 80-token detection
+    answer weighs sixteen times a 5-token subtyping answer; here every sample weighs the same.
+    Rows without answer tokens count as zero and are left out of the mean.
+    """
+    mask = label_mask.to(log_probs.dtype)
+    tokens = mask.sum(-1)
+    per_sample = (-log_probs * mask).sum(-1) / tokens.clamp(min=1)
+    return per_sample.sum() / (tokens > 0).sum().clamp(min=1)
+
+
+def _sft_trainer_class() -> Any:
     from trl import SFTTrainer
 
-    trainer = SFTTrainer(model=model, args=sft_arguments(cfg, output_dir), train_dataset=dataset,
-                         processing_class=processor, callbacks=list(callbacks))
+    class PathreasonSFTTrainer(SFTTrainer):
+        """TRL's ``SFTTrainer``, with an optional per-sample loss (every sample weighs the same)."""
+
+        per_sample = False
+
+        def compute_loss(self, model: Any, inputs: Any, return_outputs: bool = False, num_items_in_batch: Any = None) -> Any:
+            if not self.per_sample or return_outputs:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            mode = "train" if model.training else "eval"
+            inputs["use_cache"] = False
+            outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, labels=inputs["labels"], fused_lm_head=True)
+            loss = sample_mean_loss(outputs.log_probs, outputs.label_mask)
+            if num_items_in_batch is not None:  # Trainer then leaves accumulation averaging to the loss
+                loss = loss / self.current_gradient_accumulation_steps
+            valid = outputs.label_mask.sum().clamp(min=1)
+            self._metrics[mode]["entropy"].append((outputs.entropy.detach().sum() / valid).item())
+            self._metrics[mode]["mean_token_accuracy"].append((outputs.is_top1.sum() / valid).item())
+            return loss
+
+    return PathreasonSFTTrainer
+
+
+def train_sft(model: Any, processor: Any, dataset: Any, cfg: RunConfig, output_dir: Path,
+              resume_from: Path | None, callbacks: Sequence[Any] = ()) -> Any:
+    trainer_class = _sft_trainer_class()
+    trainer = trainer_class(model=model, args=sft_arguments(cfg, output_dir), train_dataset=dataset,
+                            processing_class=processor, callbacks=list(callbacks))
+    trainer.per_sample = cfg.sft.loss_per_sample
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     return trainer
 

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from pathreason import Engine
-from pathreason.allocator import AllocationReward, PerformerScorer, allocation_messages
+from pathreason.allocator import (
+    AllocationReward,
+    PerformerScorer,
+    allocation_messages,
+    oracle_targets,
+    warmup_rows,
+)
 from pathreason.errors import ConfigError, RunError
 from pathreason.inference import Generation
 from pathreason.registry import get_budgeter
@@ -95,6 +101,32 @@ def test_one_batched_generation_per_call_and_cache_per_resized_size() -> None:
         scorer.scores([("nope", 64)])
 
 
+class LookalikeGenerate(FakeGenerate):
+    """A performer that sees the speckle only on the full 448-px tile: below it, the coarse twin."""
+
+    def __call__(self, convs: list[Any], images: list[Any]) -> list[Generation]:
+        self.calls.append([im.size for im in images])
+        return [Generation("<answer> " + ("adenoma with high-grade dysplasia" if im.size[0] >= 448
+                                          else "glandular adenoma") + " </answer>", 0) for im in images]
+
+
+def test_oracle_warmup_targets_are_each_images_smallest_sufficient_budget() -> None:
+    samples = synth("test", n=2, seed=3, task="subtyping")  # a glandular adenoma and its high-grade twin
+    assert [s.answer for s in samples] == ["glandular adenoma", "adenoma with high-grade dysplasia"]
+    gen = LookalikeGenerate("")
+    scorer = PerformerScorer(gen, {"subtyping": SubtypingTask()}, {s.id: (s, s.load_image()) for s in samples})
+    ids = [s.id for s in samples]
+    targets = oracle_targets(scorer, ids, [64, 16, 256, 32, 128], chunk=4)
+    assert targets == {ids[0]: 16, ids[1]: 256}
+    assert [len(c) for c in gen.calls] == [4, 4, 2] and len(scorer.cache) == 10  # batched, then cached
+    oracle_targets(scorer, ids, [16, 256])
+    assert len(gen.calls) == 3
+    rows = [{"id": i, "prompt": [], "image": None, "view_tokens": 256, "rationale": "r"} for i in ids]
+    warm = warmup_rows(rows, [16, 256], seed=0, targets=targets)
+    assert [r["completion"][0]["content"][0]["text"] for r in warm] == [
+        "<think> r </think> <answer> 16 </answer>", "<think> r </think> <answer> 256 </answer>"]
+
+
 def test_allocation_prompt_carries_n0_native_and_the_task_prompt() -> None:
     s = synth("test", n=1, seed=0, task="subtyping")[0]
     messages = allocation_messages(SubtypingTask(), s, 256, 300)
@@ -133,6 +165,9 @@ def test_allocator_is_a_second_adapter_on_the_performer(trained: Engine) -> None
     assert any("rewards/allocation/mean" in r and "rewards/format/mean" in r for r in log)
     stats = next(r for r in log if r.get("stage") == "reward")
     assert stats["performer_generate_calls"] <= 2  # at most one per GRPO step (2 steps)
+    oracle = next(r for r in log if r.get("stage") == "warmup_targets")  # the tiny preset's oracle warm-up
+    assert oracle["performer_generate_calls"] == 1  # 8 images x 5 candidates in one batch
+    assert sum(v for k, v in oracle.items() if k.startswith("budget_")) == 8
     policy = trained.allocator_policy()
     names = {n for n, _ in policy.model.named_parameters()}
     assert any(".allocator." in n for n in names)

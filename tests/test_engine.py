@@ -196,3 +196,24 @@ def test_evaluate_skips_and_reports_an_unreadable_image(tmp_path: Path, caplog: 
     report = engine.evaluate(n=3, phase="base", max_new_tokens=2, progress=False, write=False)
     assert report.n == 2 and report.tasks["subtyping"]["n"] == 2
     assert "broken-eval" in caplog.text and str(broken) in caplog.text
+
+
+def test_sample_mean_loss_weighs_every_sample_the_same() -> None:
+    import torch
+
+    from pathreason.training import sample_mean_loss
+
+    log_probs = torch.tensor([[-1.0, -3.0, -9.0], [-6.0, -9.0, -9.0], [-9.0, -9.0, -9.0]])
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0], [0, 0, 0]])
+    # per sample: (1 + 3) / 2 = 2 and 6 / 1 = 6; the empty row is left out -> (2 + 6) / 2 = 4
+    # (TRL's token mean would be (1 + 3 + 6) / 3 = 3.33)
+    assert sample_mean_loss(log_probs, mask).item() == pytest.approx(4.0)
+    assert sample_mean_loss(log_probs, torch.zeros_like(mask)).item() == 0.0
+
+
+def test_sft_with_a_per_sample_loss(tmp_path: Path) -> None:
+    engine = _engine(tmp_path, ["subtyping", "detection"], sft={**FAST["sft"], "loss_per_sample": True},
+                     grpo={**FAST["grpo"], "enabled": False})
+    engine.train()
+    losses = [row["loss"] for row in engine.run.read_log("sft") if "loss" in row]
+    assert losses and all(0 < loss < 20 for loss in losses)

@@ -6,7 +6,9 @@ with labels that need different resolutions, so that a token allocator has somet
 * **coarse** samples are decidable from structure visible at 4-16 visual tokens (gland lumens,
   tissue layout, large glands);
 * **fine** samples only from pixel-scale detail visible near 256 tokens (the chromatin speckle of
-  high-grade dysplasia, small glands).
+  high-grade dysplasia, small glands). Below that budget a fine subtyping tile looks exactly
+  like a tile of a coarse class (:data:`LOOKALIKES`), so looking too coarsely gives a wrong
+  answer, not a lucky one.
 
 Every sample records ``meta["difficulty"]``. Sample ``i`` of a (split, task) pair alternates
 coarse and fine (even ``i`` coarse), so any even ``n`` is exactly half coarse, half fine, in
@@ -54,16 +56,27 @@ class Subtype:
     speckle: bool = False
 
 
-STROMAL = Subtype("stromal spindle-cell tissue", "coarse", "stroma")
+STROMAL = Subtype("stromal spindle-cell tissue", "coarse", "stroma")  # VQA and detection scenes
 ADENOMA = Subtype("glandular adenoma", "coarse", "glandular")
-LOW_GRADE = Subtype("low-grade dysplasia", "fine", "epithelium")
+ADENOMA_HIGH_GRADE = Subtype("adenoma with high-grade dysplasia", "fine", "glandular", speckle=True)
+LOW_GRADE = Subtype("low-grade dysplasia", "coarse", "epithelium")
 HIGH_GRADE = Subtype("high-grade dysplasia", "fine", "epithelium", speckle=True)
 
-SUBTYPES = (STROMAL, ADENOMA, LOW_GRADE, HIGH_GRADE)
-"""The four classes, in the order they are offered as options."""
+SUBTYPES = (ADENOMA, ADENOMA_HIGH_GRADE, LOW_GRADE, HIGH_GRADE)
+"""The four subtyping classes, in the order they are offered as options."""
+
+LOOKALIKES = {ADENOMA_HIGH_GRADE.name: ADENOMA.name, HIGH_GRADE.name: LOW_GRADE.name}
+"""Each fine class and the coarse class it looks like below 256 tokens.
+
+A fine class is its coarse twin plus the chromatin speckle in every nucleus. Below 256 visual
+tokens the speckle is averaged away and the tile *is* a tile of the twin, so a performer that
+looks too coarsely gives the twin's answer (as a pathologist at low power would) and is wrong,
+not right by a coin flip. The twins are decided by tissue layout, visible at 16 tokens."""
 
 CLASS_NAMES = tuple(s.name for s in SUBTYPES)
-_SUBTYPE_CYCLE = (STROMAL, LOW_GRADE, ADENOMA, HIGH_GRADE)  # coarse, fine, coarse, fine
+# Even positions coarse, odd positions the fine twin: every split is half coarse, half fine, and
+# each twin pair is balanced, so a performer cannot learn "a large image means the fine class".
+_SUBTYPE_CYCLE = (ADENOMA, ADENOMA_HIGH_GRADE, LOW_GRADE, HIGH_GRADE)
 
 TISSUE_TYPE = {"stroma": "stromal tissue", "glandular": "glandular tissue", "epithelium": "dysplastic epithelium"}
 PATTERN = {"stroma": "spindle-cell stroma", "glandular": "glands with open lumens", "epithelium": "crowded epithelium"}
@@ -170,7 +183,7 @@ class _Context:
 
 
 def _subtyping(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
-    subtype = _SUBTYPE_CYCLE[index % 4]
+    subtype = _SUBTYPE_CYCLE[index % len(_SUBTYPE_CYCLE)]
     scene = _scene(rng, ctx.size, subtype.layout, subtype.speckle)
     return Sample(
         id=ctx.sample_id("subtyping", index),
