@@ -254,13 +254,13 @@ class Engine:
         import datasets
 
         rng = random.Random(self.config.seed)
+        sft = self.config.sft
         rows = []
         for sample, image in self._readable(self.samples(split or self.config.dataset.train_split)):
             task = self.tasks[sample.task]
             budgets = [self._train_budget(sample)]
-            mix = self.config.sft
-            if mix.budget_mix and sample.meta.get("difficulty") not in mix.budget_mix_exclude:
-                budgets.append(rng.choice(mix.budget_mix))
+            if sft.budget_mix and sample.meta.get("difficulty") not in sft.budget_mix_exclude:
+                budgets.append(rng.choice(sft.budget_mix))
             for budget in budgets:
                 view = make_view(image.size, budget, self.box_frame)
                 rows.append({
@@ -370,7 +370,7 @@ class Engine:
         reward = self._allocation_reward(policy, readable)
         history: list[dict[str, Any]] = []
         if section.warmup_steps:
-            warm_rows, targets = rows[:section.warmup_samples] if section.warmup_samples else rows, None
+            warm_rows, targets = rows[:section.warmup_samples], None  # None: all of them
             if section.warmup_target == "oracle":
                 targets = oracle_targets(reward.scorer, [r["id"] for r in warm_rows], section.candidates)
                 counts = Counter(targets.values())

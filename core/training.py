@@ -149,8 +149,7 @@ def _sft_trainer_class() -> Any:
             if not self.per_sample or return_outputs:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             mode = "train" if model.training else "eval"
-            inputs["use_cache"] = False
-            outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, labels=inputs["labels"], fused_lm_head=True)
+            outputs = model(**inputs, use_cache=False, fused_lm_head=True)
             loss = sample_mean_loss(outputs.log_probs, outputs.label_mask)
             if num_items_in_batch is not None:  # Trainer then leaves accumulation averaging to the loss
                 loss = loss / self.current_gradient_accumulation_steps

@@ -33,6 +33,7 @@ LUMEN = np.array([0.97, 0.93, 0.96], np.float32)
 NUCLEUS = np.array([0.20, 0.18, 0.52], np.float32)
 CLEFT = 5.0  # how sharply pale clefts open between collagen fibres
 SPECKLE = 0.75  # relative amplitude of the chromatin speckle
+SPECKLE_CELL = 8  # 2x2-pixel blocks per side of the speckle's sign-and-size cells (16 pixels at 448)
 
 
 @dataclass(frozen=True)
@@ -236,13 +237,13 @@ def _speckle(covered: np.ndarray, alpha: np.ndarray, nucleus: np.ndarray, rng: n
         weight = np.minimum(np.minimum(a[0::2, 0::2], a[0::2, 1::2]), np.minimum(a[1::2, 0::2], a[1::2, 1::2]))
     else:
         weight = alpha[: side * blocks, : side * blocks].reshape(blocks, side, blocks, side).min(axis=(1, 3))
-    # One random sign and magnitude per 8 x 8 blocks: a field that varied from block to block would
-    # move the speckle's energy down from the pixel frequency to where a 0.7x downsample (128
-    # tokens) keeps it; this way the speckle shows at 256 tokens only.
-    cells = -(-blocks // 8)
+    # One random sign and magnitude per SPECKLE_CELL x SPECKLE_CELL blocks: a field that varied from
+    # block to block would move the speckle's energy down from the pixel frequency to where a 0.7x
+    # downsample (128 tokens) keeps it; this way the speckle shows at 256 tokens only.
+    cells = -(-blocks // SPECKLE_CELL)
     sign = rng.integers(0, 2, (cells, cells)).astype(np.float32) * 2 - 1
     field = sign * rng.uniform(0.4, 1.0, (cells, cells)).astype(np.float32)
-    weight = weight * np.repeat(np.repeat(field, 8, 0), 8, 1)[:blocks, :blocks]
+    weight = weight * field.repeat(SPECKLE_CELL, 0).repeat(SPECKLE_CELL, 1)[:blocks, :blocks]
     y, x = np.divmod(covered, size)
     whole = (y < side * blocks) & (x < side * blocks)
     y, x = np.where(whole, y, 0), np.where(whole, x, 0)
