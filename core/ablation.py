@@ -140,10 +140,12 @@ def plot(rows: Sequence[dict[str, Any]], oracle: dict[str, dict[str, Any]], path
     fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         mine = [r for r in rows if r["task"] == task]
-        for r in mine:
+        for i, r in enumerate(mine):
             marker = "*" if r["budgeter"] == "allocator" else "o"
             ax.scatter(r["tpi"], r["value"], marker=marker, s=120 if marker == "*" else 40)
-            ax.annotate(r["budgeter"], (r["tpi"], r["value"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            # labels alternately above and below: neighbouring budgets (16, 32) sit close together
+            ax.annotate(r["budgeter"], (r["tpi"], r["value"]), textcoords="offset points",
+                        xytext=(4, 4 if i % 2 == 0 else -11), fontsize=8)
         static = sorted((r["tpi"], r["value"]) for r in mine if r["budgeter"].startswith("static"))
         if static:
             ax.plot(*zip(*static), lw=0.8, color="grey")

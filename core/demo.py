@@ -39,7 +39,7 @@ class DemoProfile:
     examples: int  # example predictions drawn per task
 
 
-FULL = DemoProfile(n_train=96, n_test=16, sft_steps=90, sft_batch=16, grpo_steps=6, grpo_batch=8, generations=4,
+FULL = DemoProfile(n_train=96, n_test=16, sft_steps=150, sft_batch=16, grpo_steps=6, grpo_batch=8, generations=4,
                    allocator_warmup=20, allocator_steps=8, max_new_tokens=96, examples=2)
 QUICK = DemoProfile(n_train=4, n_test=2, sft_steps=2, sft_batch=4, grpo_steps=1, grpo_batch=2, generations=2,
                     allocator_warmup=1, allocator_steps=1, max_new_tokens=16, examples=1)

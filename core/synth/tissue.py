@@ -1,4 +1,4 @@
-"""Procedural H&E-like tissue: stroma, spindle and epithelial nuclei, glands, chromatin speckle.
+"""Procedural H&E-like tissue: stroma, spindle, epithelial and inflammatory nuclei, glands, chromatin speckle.
 
 Everything is vectorised numpy (plus Pillow's C resampling for smooth fields): nuclei are drawn
 from precomputed elliptical stamps scattered with one ``np.maximum.at`` per image, and are
@@ -10,7 +10,8 @@ given visual-token budget looks the same whatever ``size`` is.
 The chromatin **speckle** that separates the fine classes is built to vanish under downsampling
 without moving any colour statistic (design notes: a non-symmetric texture leaked at 4 tokens):
 inside nuclei, each aligned 2x2 pixel block (2g x 2g for a tile g times 448) gets a
-checkerboard ``+-w`` (random sign and size, constant over 16-pixel cells) times the nucleus colour. Every block has zero sum and zero first moments, so a smooth reduction
+checkerboard ``+-w`` of one phase (its size random, constant over 16-pixel cells) times the nucleus
+colour. Every block has zero sum and zero first moments, so a smooth reduction
 filter averages it away; its distribution is symmetric and never clipped, so the expected colour
 and the colour statistics of a downsampled image do not move.
 """
@@ -33,7 +34,8 @@ LUMEN = np.array([0.97, 0.93, 0.96], np.float32)
 NUCLEUS = np.array([0.20, 0.18, 0.52], np.float32)
 CLEFT = 5.0  # how sharply pale clefts open between collagen fibres
 SPECKLE = 0.75  # relative amplitude of the chromatin speckle
-SPECKLE_CELL = 8  # 2x2-pixel blocks per side of the speckle's sign-and-size cells (16 pixels at 448)
+INFLAMMATORY = (120, 160)  # round nuclei between the glands of a glandular tile
+SPECKLE_CELL = 8  # 2x2-pixel blocks per side of the speckle's size cells (16 pixels at 448)
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,7 @@ def _speckle(covered: np.ndarray, alpha: np.ndarray, nucleus: np.ndarray, rng: n
     The grain ``g`` is ``round(size / 448)`` pixels (one pixel of the 256-token view). Each
     aligned ``2g x 2g`` block gets ``+-w`` on a checkerboard of ``g x g`` cells, ``w`` = the
     block's smallest nucleus alpha (0 at nucleus edges, so no value is pushed past 0 or 1) times
-    a random sign and magnitude, times the nucleus colour. The sum and the first moments of
+    a random magnitude, times the nucleus colour. The sum and the first moments of
     every block are zero, so a smooth downsampling filter averages it away and no colour
     statistic moves. Blocks with ``w > 0`` lie wholly inside nuclei, so ``covered`` holds all
     their pixels; pixels beyond the last whole block get none.
@@ -237,12 +239,13 @@ def _speckle(covered: np.ndarray, alpha: np.ndarray, nucleus: np.ndarray, rng: n
         weight = np.minimum(np.minimum(a[0::2, 0::2], a[0::2, 1::2]), np.minimum(a[1::2, 0::2], a[1::2, 1::2]))
     else:
         weight = alpha[: side * blocks, : side * blocks].reshape(blocks, side, blocks, side).min(axis=(1, 3))
-    # One random sign and magnitude per SPECKLE_CELL x SPECKLE_CELL blocks: a field that varied from
-    # block to block would move the speckle's energy down from the pixel frequency to where a 0.7x
-    # downsample (128 tokens) keeps it; this way the speckle shows at 256 tokens only.
+    # One random magnitude per SPECKLE_CELL x SPECKLE_CELL blocks: a field that varied from block to
+    # block would move the speckle's energy down from the pixel frequency to where a 0.7x downsample
+    # (128 tokens) keeps it; this way the speckle shows at 256 tokens only. One phase everywhere (a
+    # random sign per cell cancelled in any average over the tile: a performer had to learn the
+    # texture's energy, not its presence, and learnt it far more slowly).
     cells = -(-blocks // SPECKLE_CELL)
-    sign = rng.integers(0, 2, (cells, cells)).astype(np.float32) * 2 - 1
-    field = sign * rng.uniform(0.4, 1.0, (cells, cells)).astype(np.float32)
+    field = rng.uniform(0.4, 1.0, (cells, cells)).astype(np.float32)
     weight = weight * field.repeat(SPECKLE_CELL, 0).repeat(SPECKLE_CELL, 1)[:blocks, :blocks]
     y, x = np.divmod(covered, size)
     whole = (y < side * blocks) & (x < side * blocks)
@@ -281,6 +284,13 @@ def render(
         peak = rng.uniform(0.75, 0.95, n)
         keep = ~_inside_glands(scene.glands, cy, cx, 15.0 * scale)  # no spindle (13 px half-length) touches a gland
         _scatter(canvas, spindle_bank, cy[keep], cx[keep], which[keep], peak[keep])
+        if scene.layout == "glandular":
+            # Lamina propria: round inflammatory nuclei between the glands (they carry the speckle
+            # of a high-grade tile too, which thin spindle nuclei barely can).
+            n = int(rng.integers(INFLAMMATORY[0], INFLAMMATORY[1]) * area)
+            cy, cx = rng.uniform(0, size, n), rng.uniform(0, size, n)
+            keep = ~_inside_glands(scene.glands, cy, cx, 8.0 * scale)
+            _scatter(canvas, round_bank, cy[keep], cx[keep], rng.integers(0, 32, n)[keep], rng.uniform(0.8, 0.95, n)[keep])
         for centres, box in _draw_glands(image, scene.glands, rng, scale):
             m = len(centres)
             ring = _scatter(canvas, round_bank, centres[:, 0], centres[:, 1], rng.integers(0, 32, m), rng.uniform(0.8, 0.95, m), measure=True)
