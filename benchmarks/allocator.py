@@ -11,6 +11,8 @@ allocator, with the oracle. Prints the ablation table and each target with PASS/
 * fine accuracy at static:256 at least 20 points above static:16; coarse within 5 points;
 * allocator TPI <= 1.25 x oracle TPI and <= 65 % of static:256's, metric within 1 point of static:256;
 * mean allocated budget lower on coarse than on fine samples; allocator training under 5 minutes.
+
+It also writes ``<output>/allocator-bench.json`` and exits with status 1 when a target fails.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ def main() -> None:
     summary = {"rows": report.rows, "oracle": report.oracle, "timings_s": timings,
                "checks": {name: {"value": value, "pass": bool(ok(value))} for name, value, ok in checks}}
     (out / "allocator-bench.json").write_text(json.dumps(summary, indent=2, default=str))
+    if not all(ok(value) for _, value, ok in checks):
+        raise SystemExit(1)  # a failed target fails the command, so scripts can rely on it
 
 
 if __name__ == "__main__":
