@@ -7,6 +7,7 @@ trainer arguments from the run config, and prepares the policy (LoRA or full fin
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -137,7 +138,9 @@ def sample_mean_loss(log_probs: Any, label_mask: Any) -> Any:
     return per_sample.sum() / (tokens > 0).sum().clamp(min=1)
 
 
+@functools.cache
 def _sft_trainer_class() -> Any:
+    """Defined on first use (TRL is a heavy import) and once per process."""
     from trl import SFTTrainer
 
     class PathreasonSFTTrainer(SFTTrainer):
