@@ -66,9 +66,11 @@ class SFTSection(_TrainerSection):
     """Average the loss per sample, then over the batch (TRL averages over all answer tokens, so
     long answers such as box lists dominate a mixed-task batch)."""
     budget_mix_exclude: list[str] = Field(default_factory=list)
-    """Difficulties (``meta["difficulty"]``) trained at the training budget only, never at a mixed
-    one: detail that a low budget erases cannot be learned there, and a label taught where its
-    evidence is invisible only teaches the performer to guess."""
+    """Difficulties (``meta["difficulty"]``) or task names trained at the training budget only,
+    never at a mixed one: detail that a low budget erases cannot be learned there, and a label
+    taught where its evidence is invisible only teaches the performer to guess. Naming a task
+    (e.g. ``"detection"``) keeps a small model from having to learn box frames that change size
+    with the budget."""
 
 
 class GRPOSection(_TrainerSection):

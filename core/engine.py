@@ -249,7 +249,7 @@ class Engine:
 
         With ``sft.budget_mix`` each sample also appears at a budget drawn from the mix (so the
         performer learns to answer at every budget the allocator may choose), except samples
-        whose difficulty is in ``sft.budget_mix_exclude``.
+        whose difficulty or task is in ``sft.budget_mix_exclude``.
         """
         import datasets
 
@@ -259,7 +259,8 @@ class Engine:
         for sample, image in self._readable(self.samples(split or self.config.dataset.train_split)):
             task = self.tasks[sample.task]
             budgets = [self._train_budget(sample)]
-            if sft.budget_mix and sample.meta.get("difficulty") not in sft.budget_mix_exclude:
+            excluded = sample.meta.get("difficulty") in sft.budget_mix_exclude or sample.task in sft.budget_mix_exclude
+            if sft.budget_mix and not excluded:
                 budgets.append(rng.choice(sft.budget_mix))
             for budget in budgets:
                 view = make_view(image.size, budget, self.box_frame)

@@ -217,3 +217,19 @@ def test_sft_with_a_per_sample_loss(tmp_path: Path) -> None:
     engine.train()
     losses = [row["loss"] for row in engine.run.read_log("sft") if "loss" in row]
     assert losses and all(0 < loss < 20 for loss in losses)
+
+
+def test_budget_mix_skips_the_excluded_difficulties_and_tasks(tmp_path: Path) -> None:
+    """Every sample is trained at the training budget; a mixed budget is added for the others only."""
+    engine = Engine(task=["subtyping", "detection"], output_dir=str(tmp_path / "run"), dataset__options={"n": 24},
+                    sft={"budget_mix": [16], "budget_mix_exclude": ["fine", "detection"]})
+    samples = engine.samples("train")
+    rows = engine.sft_dataset()
+    by_kind: dict[tuple[bool, int], int] = {}
+    for row in rows:
+        is_detection = "<answer> [" in row["completion"][0]["content"][0]["text"]
+        by_kind[(is_detection, row["length"])] = by_kind.get((is_detection, row["length"]), 0) + 1
+    coarse_subtyping = sum(s.task == "subtyping" and s.meta["difficulty"] == "coarse" for s in samples)
+    n_detection = sum(s.task == "detection" for s in samples)
+    assert coarse_subtyping == 4 and n_detection == 8
+    assert by_kind == {(False, 256): 8, (False, 16): coarse_subtyping, (True, 256): n_detection}

@@ -96,6 +96,21 @@ def test_detection_boxes():
             assert s.meta["difficulty"] == "coarse" and s.boxes == []
 
 
+def test_default_sizes_per_task_and_the_default_mix_is_their_union(monkeypatch):
+    import pathreason.synth.benchmark as B
+
+    assert B.default_size("train", "detection") == 2048 and B.default_size("train", "vqa") == 512
+    assert B.default_size("test", "detection") == 128 and B.default_size("val", "subtyping") == 128
+    kinds = [s.meta["object_size"] for s in generate("train", n=8, seed=0, task="detection")]
+    assert kinds == ["large", "small", "large", "small", "none", "small", "large", "small"]
+    monkeypatch.setitem(B.DEFAULT_SIZES, "train", 2)
+    monkeypatch.setitem(B.TRAIN_SIZES, "detection", 4)
+    mixed = generate("train", seed=0)
+    assert [s.task for s in mixed] == ["subtyping", "vqa", "detection"] * 2 + ["detection"] * 2
+    per_task = [s.id for t in B.TASKS for s in generate("train", seed=0, task=t)]
+    assert len(per_task) == 8 and sorted(s.id for s in mixed) == sorted(per_task)
+
+
 def test_gland_boxes_are_exact(monkeypatch):
     """With black stroma, red glands and blue nuclei, a box is exactly the bounding box of its
     gland's ink (pixels painted at alpha >= 0.5)."""

@@ -36,6 +36,22 @@ def test_tiny_loads_through_from_pretrained(tiny_path: Path) -> None:
     assert processor.image_processor.image_mean == pytest.approx([0.84, 0.57, 0.74])
 
 
+def test_rotary_sections_let_the_language_model_tell_rows_and_columns_apart() -> None:
+    """Every height and width frequency turns by at least one radian across a 16x16-token image
+    (256 tokens, the training budget); Qwen's stock theta 10000 turned columns by 0.05 rad at most."""
+    from pathreason.models.tiny import TEXT_CONFIG
+
+    rope = TEXT_CONFIG["rope_parameters"]
+    half = TEXT_CONFIG["hidden_size"] // TEXT_CONFIG["num_attention_heads"] // 2
+    freqs = [rope["rope_theta"] ** (-2 * i / (2 * half)) for i in range(half)]
+    t, h, w = rope["mrope_section"]
+    assert t + h + w == half
+    rows, cols = freqs[t:t + h], freqs[t + h:]
+    assert min(rows) * 15 >= 1.0 and min(cols) * 15 >= 1.0
+    # ...and no frequency aliases neighbouring tokens (below pi per token).
+    assert max(rows + cols) < 3.1416
+
+
 def test_building_twice_gives_identical_weights(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
