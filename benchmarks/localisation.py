@@ -17,7 +17,6 @@ import argparse
 import copy
 import math
 import os
-import re
 import tempfile
 import time
 from typing import Any
@@ -27,13 +26,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 STOCK_ROPE = {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [8, 12, 12]}
 
 
-def iou(a: list[float], b: list[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
-    return ix * iy / union if union > 0 else 0.0
-
-
 def run(rope: dict[str, Any], steps: int, tile: int) -> tuple[float, float, float]:
     import numpy as np
     import torch
@@ -41,6 +33,8 @@ def run(rope: dict[str, Any], steps: int, tile: int) -> tuple[float, float, floa
 
     import pathreason.models.processor  # noqa: F401  (registers the image-only processor)
     from pathreason.models import tiny
+    from pathreason.rewards.detection import box_iou
+    from pathreason.rewards.parsing import extract_answer, parse_boxes
     from pathreason.synth.benchmark import place_glands
     from pathreason.synth.tissue import REFERENCE_SIZE, Scene, render
     from pathreason.tasks.detection import DetectionTask, format_boxes
@@ -103,10 +97,10 @@ def run(rope: dict[str, Any], steps: int, tile: int) -> tuple[float, float, floa
             enc = processor(text=[prompt] * len(items), images=[im for im, _ in items], return_tensors="pt", padding=True)
             out = model.generate(**enc, max_new_tokens=40, do_sample=False)
             for text, (_, truth) in zip(processor.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True), items):
-                nums = [float(x) for x in re.findall(r"\d+", text.split("<answer>")[-1])][:4]
-                ious.append(max(iou(nums, g) for g in truth) if len(nums) == 4 else 0.0)
+                boxes = parse_boxes(extract_answer(text) or "")
+                ious.append(float(box_iou(boxes[:1], truth).max()) if boxes else 0.0)
     mean_box = np.mean([b for _, boxes in held_out for b in boxes], axis=0).tolist()
-    baseline = float(np.mean([max(iou(mean_box, g) for g in boxes) for _, boxes in held_out]))
+    baseline = float(np.mean([box_iou([mean_box], boxes).max() for _, boxes in held_out]))
     return float(np.mean(ious)), float(np.mean([v >= 0.5 for v in ious])), baseline
 
 
