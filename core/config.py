@@ -220,6 +220,7 @@ class RunConfig(BaseModel):
             recipe = _preset_recipe(merged.get("model", "tiny"))
             if recipe:
                 base: dict[str, Any] = copy.deepcopy(dict(recipe))
+                deep_merge(base, _task_recipe(base.pop("by_task", None) or {}, merged.get("task", "vqa")))
                 deep_merge(base, merged)
                 merged = base
         try:
@@ -308,6 +309,22 @@ def _preset_recipe(model: Any) -> Mapping[str, Any]:
         return model_spec(model).recipe
     except UnknownNameError:
         return {}  # a local folder or hub id: no preset recipe
+
+
+def _task_recipe(by_task: Mapping[str, Any], task: Any) -> Mapping[str, Any]:
+    """A preset recipe's ``by_task`` entry for a run that trains one task alone (``{}`` for a
+    mixed-task run, or a task the recipe does not name); aliases (``"det"``) resolve to the name."""
+    if not by_task or not isinstance(task, str | list) or (isinstance(task, list) and len(task) != 1):
+        return {}
+    name = task if isinstance(task, str) else task[0]
+    from pathreason.errors import UnknownNameError
+    from pathreason.registry import task_spec
+
+    try:
+        name = task_spec(str(name)).name
+    except UnknownNameError:
+        pass  # validated (and reported) later, with the rest of the config
+    return _expand(by_task.get(name) or {})
 
 
 def _explain(exc: ValidationError) -> str:

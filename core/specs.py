@@ -109,7 +109,9 @@ class ModelSpec(_Spec):
     preset built locally, like ``tiny``, is built and cached on the first call).
     ``box_frame`` is ``"absolute"`` (pixels of the image the model sees, Qwen2.5-VL) or
     ``"norm1000"`` (0-1000 coordinates, Qwen2-VL / Qwen3-VL). ``recipe`` holds the preset's own
-    training hyper-parameters, merged under the user's config.
+    training hyper-parameters, merged under the user's config; its optional ``by_task`` maps a
+    task name to settings applied on top of the recipe when a run trains that task alone (e.g.
+    ``{"detection": {"sft": {"max_steps": 400}}}``).
     """
 
     kind: ClassVar[str] = "model"

@@ -87,3 +87,19 @@ def test_preset_recipe_sits_under_user_settings() -> None:
     assert recipe["lora"]["r"] == 16
     cfg = RunConfig.build({"model": "qwen2.5-vl-7b", "lora.r": 4})
     assert cfg.lora is not None and (cfg.lora.r, cfg.lora.lora_alpha) == (4, 64)
+
+
+def test_a_preset_recipe_can_tune_one_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``by_task`` applies to a run of that task alone (aliases resolve), under the user's settings."""
+    import pathreason.config as config
+
+    recipe = {"sft": {"max_steps": 250, "learning_rate": 1e-3},
+              "by_task": {"detection": {"sft": {"max_steps": 500}, "grpo.max_steps": 7}}}
+    monkeypatch.setattr(config, "_preset_recipe", lambda model: recipe)
+    for task in ("detection", "det", ["detection"]):
+        cfg = RunConfig.build({"task": task})
+        assert (cfg.sft.max_steps, cfg.sft.learning_rate, cfg.grpo.max_steps) == (500, 1e-3, 7), task
+    assert RunConfig.build({"task": "det", "sft.max_steps": 3}).sft.max_steps == 3
+    assert RunConfig.build({"task": "subtyping"}).sft.max_steps == 250
+    assert RunConfig.build({"task": ["vqa", "detection"]}).sft.max_steps == 250
+    assert "by_task" in recipe  # the preset's own recipe is left as it was
