@@ -36,7 +36,7 @@ def _tiny() -> str:
 #: A detection run alone trains 400 steps with the per-sample loss: box lists are long and their
 #: length varies (0-5 boxes), so per-token averaging let the many unfindable small-gland boxes
 #: dominate; synthpath mAP 0.012 at 250 steps, 0.020 with the per-sample loss, 0.072 (large glands
-#: 0.40, mAP@0.1 0.70) with both. Other tasks learn in 250 steps and keep their token-averaged loss.
+#: 0.39, mAP@0.1 0.70) with both. Other tasks learn in 250 steps and keep their token-averaged loss.
 TINY_RECIPE: dict[str, Any] = {
     "lora": None,
     "sft": {"learning_rate": 1e-3, "warmup_ratio": 0.05, "max_steps": 250, "per_device_train_batch_size": 16,
