@@ -9,6 +9,7 @@ the model preset's own recipe, the YAML file, keyword arguments, CLI overrides.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -320,10 +321,8 @@ def _task_recipe(by_task: Mapping[str, Any], task: Any) -> Mapping[str, Any]:
     from pathreason.errors import UnknownNameError
     from pathreason.registry import task_spec
 
-    try:
+    with contextlib.suppress(UnknownNameError):  # an unknown task is reported later, with the rest
         name = task_spec(str(name)).name
-    except UnknownNameError:
-        pass  # validated (and reported) later, with the rest of the config
     return _expand(by_task.get(name) or {})
 
 
