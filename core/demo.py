@@ -56,11 +56,7 @@ def _settings(tasks: Sequence[str], p: DemoProfile, output: Path) -> dict[str, A
         # One performer for all tasks: every sample weighs the same, or the long box lists of
         # detection drown the short answers of VQA and subtyping.
         "sft": {"max_steps": p.sft_steps, "per_device_train_batch_size": p.sft_batch, "logging_steps": 5,
-                "save_steps": 10_000, "loss_per_sample": True,
-                # Detection stays in the budget mix here (the tiny recipe takes it out): with 96
-                # tiles the demo cannot teach boxes anyway, and trained at 256 tokens only its
-                # tiles were seen half as often, so it wrote a well-formed answer on 62 % of them.
-                "budget_mix_exclude": ["fine"]},
+                "save_steps": 10_000, "loss_per_sample": True},
         "grpo": {"max_steps": p.grpo_steps, "per_device_train_batch_size": p.grpo_batch,
                  "num_generations": p.generations, "max_completion_length": p.max_new_tokens, "logging_steps": 1,
                  "save_steps": 10_000},
