@@ -33,11 +33,14 @@ def run(rope: dict[str, Any], steps: int, tile: int) -> tuple[float, float, floa
 
     import pathreason.models.processor  # noqa: F401  (registers the image-only processor)
     from pathreason.models import tiny
+    from pathreason.prompts import detection_prompt
     from pathreason.rewards.detection import box_iou
     from pathreason.rewards.parsing import extract_answer, parse_boxes
+    from pathreason.sample import Sample
     from pathreason.synth.benchmark import place_glands
     from pathreason.synth.tissue import REFERENCE_SIZE, Scene, render
-    from pathreason.tasks.detection import DetectionTask, format_boxes
+    from pathreason.tasks.base import make_view
+    from pathreason.tasks.detection import DetectionTask
 
     saved = copy.deepcopy(tiny.TEXT_CONFIG)
     tiny.TEXT_CONFIG["rope_parameters"] = dict(rope)
@@ -52,9 +55,9 @@ def run(rope: dict[str, Any], steps: int, tile: int) -> tuple[float, float, floa
     for name, p in model.named_parameters():
         p.requires_grad_(not name.startswith("model.visual"))
     task = DetectionTask()
-    prompt = processor.apply_chat_template(
-        task.chat("Detect gland in pathology colon tissue. Output bounding boxes in [[x_min, y_min, x_max, y_max]] format."),
-        add_generation_prompt=True, tokenize=False)
+    meta = {"category": "gland", "organ": "colon"}
+    prompt = processor.apply_chat_template(task.chat(detection_prompt(**meta)), add_generation_prompt=True,
+                                           tokenize=False)
     scale = tile / REFERENCE_SIZE
 
     def scene(rng: Any) -> tuple[Any, list[list[float]]]:
@@ -65,9 +68,10 @@ def run(rope: dict[str, Any], steps: int, tile: int) -> tuple[float, float, floa
 
     def batch(rng: Any, n: int = 16) -> Any:
         items = [scene(rng) for _ in range(n)]
-        # the SFT target the detection task writes for one gland, boxes in this scene's pixels
-        texts = [prompt + f"<think> I scan the image for gland. </think> <answer> {format_boxes(b)} </answer><|im_end|>"
-                 for _, b in items]
+        # the detection task's own SFT target, boxes in this scene's pixels
+        texts = [prompt + task.target(Sample(id="scene", image=i, task="detection", boxes=b, meta=meta),
+                                      make_view(i.size, None)) + "<|im_end|>"
+                 for i, b in items]
         enc = processor(text=texts, images=[i for i, _ in items], return_tensors="pt", padding=True)
         labels = enc["input_ids"].clone()
         for r in range(n):  # left padding: the answer is what follows the first prompt_len real tokens

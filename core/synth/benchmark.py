@@ -58,6 +58,8 @@ def default_size(split: str, task: str) -> int:
     """Samples of ``task`` in ``split`` when ``n`` is not given."""
     split = canonical_split(split)
     return TRAIN_SIZES.get(task, DEFAULT_SIZES[split]) if split == "train" else DEFAULT_SIZES[split]
+
+
 ORGAN = "colon"
 
 
