@@ -32,14 +32,14 @@ def run(rope: dict[str, Any], steps: int, tile: int) -> tuple[float, float, floa
     from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
 
     import pathreason.models.processor  # noqa: F401  (registers the image-only processor)
+    from pathreason.api import make_view
+    from pathreason.api.completions import extract_answer, parse_boxes
+    from pathreason.api.sample import Sample
     from pathreason.models import tiny
+    from pathreason.plugins.datasets.synthpath.generator import place_glands
+    from pathreason.plugins.datasets.synthpath.tissue import REFERENCE_SIZE, Scene, render
     from pathreason.prompts import detection_prompt
     from pathreason.rewards.detection import box_iou
-    from pathreason.rewards.parsing import extract_answer, parse_boxes
-    from pathreason.sample import Sample
-    from pathreason.synth.benchmark import place_glands
-    from pathreason.synth.tissue import REFERENCE_SIZE, Scene, render
-    from pathreason.tasks.base import make_view
     from pathreason.tasks.detection import DetectionTask
 
     saved = copy.deepcopy(tiny.TEXT_CONFIG)
@@ -114,7 +114,7 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=224, help="scene side in pixels (224 = 64 visual tokens)")
     args = parser.parse_args()
 
-    from pathreason.models.tiny import TEXT_CONFIG
+    from pathreason.plugins.models.tiny import TEXT_CONFIG
 
     settings = {"tiny preset": TEXT_CONFIG["rope_parameters"], "Qwen2.5-VL stock": STOCK_ROPE}
     for label, rope in settings.items():

@@ -19,7 +19,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 
 def main() -> None:
-    from pathreason.synth import generate
+    from pathreason.plugins.datasets.synthpath.generator import generate
 
     parser = argparse.ArgumentParser(description="Time the synthpath generator.")
     parser.add_argument("--samples", type=int, default=1000)

@@ -2,7 +2,7 @@
 visual tokens wisely.
 
 ``import pathreason`` is light (no torch): heavy objects such as :class:`Engine` are imported on
-first access.
+first access. Plugins import their contract from :mod:`pathreason.api`.
 """
 
 from __future__ import annotations
@@ -11,16 +11,23 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from pathreason._version import __version__
-from pathreason.errors import (
+from pathreason.api import (
     BudgetError,
+    BudgeterSpec,
     ConfigError,
     DataError,
+    DatasetSpec,
+    ModelSpec,
     PathreasonError,
     PluginError,
+    RewardSpec,
     RunError,
+    Sample,
+    TaskSpec,
     UnknownNameError,
+    hookimpl,
+    hookspec,
 )
-from pathreason.hookspecs import hookimpl, hookspec
 from pathreason.registry import (
     get_budgeter,
     get_dataset,
@@ -29,17 +36,14 @@ from pathreason.registry import (
     get_task,
     list_plugins,
 )
-from pathreason.specs import BudgeterSpec, DatasetSpec, ModelSpec, RewardSpec, TaskSpec
 
 if TYPE_CHECKING:
     from pathreason.config import RunConfig
     from pathreason.engine import Engine
-    from pathreason.sample import Sample
 
 _LAZY = {
     "Engine": "pathreason.engine",
     "RunConfig": "pathreason.config",
-    "Sample": "pathreason.sample",
 }
 
 

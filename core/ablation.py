@@ -1,26 +1,30 @@
 """The budget ablation of the paper's Table 6: one performer under several budgeters, plus the oracle.
 
-:func:`ablate` evaluates ``static:N`` for each N (and the trained allocator when there is one), and
-derives the **oracle** budget of each sample: the smallest static budget at which the performer
-answers it correctly (score ≥ 0.5, which is "right" for the 0/1 scores of closed VQA and
+:func:`ablate` evaluates one fixed budget per candidate N (``evaluation.fixed_budgeter``) and the
+budgeters of ``evaluation.compare`` (the trained allocator by default) when the run has what they
+need, and derives the **oracle** budget of each sample: the smallest fixed budget at which the
+performer answers it correctly (score ≥ 0.5, which is "right" for the 0/1 scores of closed VQA and
 subtyping), the largest budget when none does. The table gives, per budgeter and task, the headline
-metric, TPI (and the allocator's own tokens), and per difficulty when samples carry one; the plot
+metric, TPI (and the budgeter's own tokens), and per difficulty when samples carry one; the plot
 puts each budgeter at (TPI, metric).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pathreason.allocator.oracle import oracle_budgets
+from pathreason.api import RunError, Sample
+
 if TYPE_CHECKING:
-    from pathreason.engine import Engine
     from pathreason.evaluation import EvalReport
 
-CORRECT = 0.5
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,12 +41,12 @@ class AblationReport:
     def table(self) -> str:
         """Markdown: budgeter | task | metric | TPI (| per difficulty)."""
         diffs = sorted({d for r in self.rows for d in r.get("by_difficulty", {})})
-        head = ["budgeter", "task", "metric", "value", "TPI", "allocator TPI"]
+        head = ["budgeter", "task", "metric", "value", "TPI", "budgeter TPI"]
         head += [f"{d} {c}" for d in diffs for c in ("value", "TPI")]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in self.rows:
             cells = [r["budgeter"], r["task"], r["metric"], f"{r['value']:.3f}", f"{r['tpi']:.1f}",
-                     f"{r['allocator_tpi']:.1f}" if r.get("allocator_tpi") is not None else "-"]
+                     f"{r['overhead_tpi']:.1f}" if r.get("overhead_tpi") else "-"]
             for d in diffs:
                 sub = r.get("by_difficulty", {}).get(d)
                 cells += [f"{sub['value']:.3f}", f"{sub['tpi']:.1f}"] if sub else ["-", "-"]
@@ -54,7 +58,8 @@ def _row(report: EvalReport, task: str, metric: str) -> dict[str, Any]:
     entry = report.tasks[task]
     row: dict[str, Any] = {"budgeter": report.budgeter, "task": task, "metric": metric,
                            "value": float(entry["metrics"][metric]), "tpi": float(entry["tpi"]),
-                           "allocator_tpi": entry.get("allocator_tpi"), "budgets": entry.get("budgets", {}),
+                           "overhead_tpi": entry.get("overhead_tpi", 0.0), "total_tpi": entry.get("total_tpi", entry["tpi"]),
+                           "budgets": entry.get("budgets", {}),
                            "seconds_per_image": report.seconds_per_image}
     row["by_difficulty"] = {d: {"value": float(sub["metrics"][metric]), "tpi": float(sub["tpi"]), "n": sub["n"],
                                 "budgets": sub.get("budgets", {})}
@@ -62,61 +67,61 @@ def _row(report: EvalReport, task: str, metric: str) -> dict[str, Any]:
     return row
 
 
-def oracle_budgets(scores: dict[int, dict[str, float]]) -> dict[str, int]:
-    """Per sample id: the smallest budget whose score is ≥ 0.5, else the largest budget.
+def ablate(evaluate: Callable[..., EvalReport], samples: Sequence[Sample], metric_names: Mapping[str, str],
+           budgets: Sequence[int], fixed: Callable[[int], str], compare: Sequence[str] = (),
+           require: bool = False, output: Path | None = None) -> AblationReport:
+    """Evaluate a fixed budget per candidate and the ``compare`` budgeters, compute the oracle, and
+    write ``ablation.json``, ``ablation.md`` and ``ablation.png`` under ``output``.
 
-    >>> oracle_budgets({16: {"a": 1.0, "b": 0.0}, 256: {"a": 1.0, "b": 0.0}})
-    {'a': 16, 'b': 256}
+    ``evaluate(budgeter=name)`` evaluates the run's performer (the same split and samples every
+    time); ``samples`` are those samples; ``metric_names`` gives each task's headline metric;
+    ``fixed(N)`` names the fixed-budget budgeter of budget N. A ``compare`` budgeter that the run
+    cannot use (e.g. the allocator of a run without one) is skipped with a note, or fatal with
+    ``require``.
     """
-    budgets = sorted(scores)
-    ids = set().union(*(scores[b] for b in budgets))
-    return {i: next((b for b in budgets if scores[b].get(i, 0.0) >= CORRECT), budgets[-1]) for i in sorted(ids)}
-
-
-def ablate(engine: Engine, budgets: Sequence[int] = (16, 32, 64, 128, 256), allocator: bool | None = None,
-           split: str | None = None, n: int | None = None, phase: str | None = None, output: Path | None = None,
-           progress: bool = True) -> AblationReport:
-    """Evaluate ``static:N`` for each budget (and the allocator), compute the oracle, write
-    ``ablation.json``, ``ablation.md`` and ``ablation.png`` under ``output`` (default
-    ``<run>/eval/ablation``)."""
     if not budgets:
-        raise ValueError("ablate: give at least one static budget")
+        raise ValueError("ablate: give at least one fixed budget")
     budgets = sorted(set(int(b) for b in budgets))
-    if allocator is None:
-        allocator = engine.run.final_dir("allocator").is_dir()
     reports: list[EvalReport] = []
     per_budget: dict[int, dict[str, float]] = {}
     tokens: dict[int, dict[str, int]] = {}
     for b in budgets:
-        report = engine.evaluate(split=split, budgeter=f"static:{b}", n=n, phase=phase, progress=progress)
+        report = evaluate(budgeter=fixed(b))
         reports.append(report)
         per_budget[b] = {r.id: float(r.score) for r in report.records}
         tokens[b] = {r.id: int(r.tokens) for r in report.records}
-    if allocator:
-        reports.append(engine.evaluate(split=split, budgeter="allocator", n=n, phase=phase, progress=progress))
-    rows = [_row(rep, task, engine.tasks[task].metric_names[0]) for rep in reports for task in rep.tasks]
+    for name in compare:
+        try:
+            reports.append(evaluate(budgeter=name))
+        except RunError as exc:
+            if require:
+                raise
+            logger.info("ablate-budget: %s is left out: %s", name, exc)
+    fixed_names = {fixed(b) for b in budgets}
+    rows = [{**_row(rep, task, metric_names[task]), "fixed": rep.budgeter in fixed_names}
+            for rep in reports for task in rep.tasks]
 
     oracle = oracle_budgets(per_budget)
-    samples = {s.id: s for s in engine.samples(split or engine.config.dataset.eval_split, n)}
+    by_id = {s.id: s for s in samples}
     oracle_out: dict[str, dict[str, Any]] = {}
-    for task in engine.tasks:
-        ids = [i for i in oracle if samples[i].task == task]
+    for task in metric_names:
+        ids = [i for i in oracle if by_id[i].task == task]
         if not ids:
             continue
         block: dict[str, Any] = {"tpi": sum(tokens[oracle[i]][i] for i in ids) / len(ids),
                                  "mean_score": sum(per_budget[oracle[i]][i] for i in ids) / len(ids)}
-        diffs = sorted({str(samples[i].meta.get("difficulty")) for i in ids if samples[i].meta.get("difficulty")})
-        block["by_difficulty"] = {d: sum(tokens[oracle[i]][i] for i in ids if samples[i].meta.get("difficulty") == d)
-                                  / max(1, sum(samples[i].meta.get("difficulty") == d for i in ids)) for d in diffs}
+        diffs = sorted({str(by_id[i].meta.get("difficulty")) for i in ids if by_id[i].meta.get("difficulty")})
+        block["by_difficulty"] = {d: sum(tokens[oracle[i]][i] for i in ids if by_id[i].meta.get("difficulty") == d)
+                                  / max(1, sum(by_id[i].meta.get("difficulty") == d for i in ids)) for d in diffs}
         oracle_out[task] = block
     result = AblationReport(rows=rows, oracle=oracle_out)
-    out = Path(output) if output else engine.run.path / "eval" / "ablation"
-    out.mkdir(parents=True, exist_ok=True)
-    result.files = {"json": str(out / "ablation.json"), "markdown": str(out / "ablation.md"),
-                    "plot": str(out / "ablation.png")}
-    (out / "ablation.md").write_text(result.table() + "\n\n" + oracle_text(oracle_out) + "\n")
-    (out / "ablation.json").write_text(json.dumps(result.as_dict(), indent=2, default=str))
-    plot(rows, oracle_out, out / "ablation.png")
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        result.files = {"json": str(output / "ablation.json"), "markdown": str(output / "ablation.md"),
+                        "plot": str(output / "ablation.png")}
+        (output / "ablation.md").write_text(result.table() + "\n\n" + oracle_text(oracle_out) + "\n")
+        (output / "ablation.json").write_text(json.dumps(result.as_dict(), indent=2, default=str))
+        plot(rows, oracle_out, output / "ablation.png")
     return result
 
 
@@ -130,7 +135,9 @@ def oracle_text(oracle: dict[str, dict[str, Any]]) -> str:
 
 
 def plot(rows: Sequence[dict[str, Any]], oracle: dict[str, dict[str, Any]], path: Path) -> Path:
-    """Metric against TPI, one point per budgeter (and the oracle's TPI as a dashed line), per task."""
+    """Metric against TPI, one point per budgeter (and the oracle's TPI as a dashed line), per task;
+    the fixed-budget rows (``row["fixed"]``) are dots joined by a line, the others stars."""
+    fixed_names = {r["budgeter"] for r in rows if r.get("fixed")}
     import matplotlib
 
     matplotlib.use("Agg")
@@ -141,12 +148,12 @@ def plot(rows: Sequence[dict[str, Any]], oracle: dict[str, dict[str, Any]], path
     for ax, task in zip(axes[0], tasks):
         mine = [r for r in rows if r["task"] == task]
         for i, r in enumerate(mine):
-            marker = "*" if r["budgeter"] == "allocator" else "o"
+            marker = "o" if r["budgeter"] in fixed_names else "*"
             ax.scatter(r["tpi"], r["value"], marker=marker, s=120 if marker == "*" else 40)
             # labels alternately above and below: neighbouring budgets (16, 32) sit close together
             ax.annotate(r["budgeter"], (r["tpi"], r["value"]), textcoords="offset points",
                         xytext=(4, 4 if i % 2 == 0 else -11), fontsize=8)
-        static = sorted((r["tpi"], r["value"]) for r in mine if r["budgeter"].startswith("static"))
+        static = sorted((r["tpi"], r["value"]) for r in mine if r["budgeter"] in fixed_names)
         if static:
             ax.plot(*zip(*static), lw=0.8, color="grey")
         if task in oracle:
@@ -163,4 +170,4 @@ def plot(rows: Sequence[dict[str, Any]], oracle: dict[str, dict[str, Any]], path
     return path
 
 
-__all__ = ["AblationReport", "ablate", "oracle_budgets", "oracle_text", "plot"]
+__all__ = ["AblationReport", "ablate", "oracle_text", "plot"]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pathreason._version import __version__
-from pathreason.errors import PathreasonError
+from pathreason.api import PathreasonError
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:

@@ -84,9 +84,9 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from pathreason.demo import TASKS, run_demo
+    from pathreason.demo import run_demo
 
-    tasks = [t.strip() for t in args.task.split(",")] if args.task else list(TASKS)
+    tasks = [t.strip() for t in args.task.split(",")] if args.task else None
     try:
         run_demo(tasks, quick=args.quick, output=args.output, progress=not args.quick)
     except FileExistsError as exc:
@@ -96,14 +96,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     engine = _engine(args, for_training=False)
-    from pathreason.synth.he_tiles import he_tile_paths
-
-    image = args.image or str(he_tile_paths()[0])  # a real CC0 H&E tile shipped with pathreason
+    image = args.image or engine.samples(engine.config.dataset.eval_split, 1)[0].image  # the run's own data
     options = [o.strip() for o in args.options.split(",")] if args.options else []
     meta = {"category": args.category, "organ": args.organ} if args.category or args.organ else {}
     record = engine.predict(image, question=args.question or "", options=options, task=args.predict_task,
                             budgeter=args.budgeter, meta={k: v for k, v in meta.items() if v})
-    print(f"image: {image}")
+    print(f"image: {image if isinstance(image, str) else getattr(image, 'where', 'the first test image')}")
     print(f"phase: {engine.latest_phase()}  visual tokens: {record.tokens}")
     print(f"completion: {record.completion}")
     print(f"answer: {record.parsed}")
@@ -137,7 +135,7 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
         summary = spec.check(args.root) if spec.needs_root else spec.check()
         print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.to_text())
         return 0 if getattr(summary, "ok", True) else 1
-    from pathreason.specs import DatasetSpec
+    from pathreason.api.specs import DatasetSpec
 
     rows: list[dict[str, Any]] = [
         {"name": s.name, "tasks": list(s.tasks), "needs_root": s.needs_root, "description": s.description}
@@ -175,7 +173,8 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("eval", help="evaluate a run: the paper's metrics and TPI")
     _run_options(p, training=False)
     p.add_argument("--split", default=None, help="split to evaluate (default: the config's eval split)")
-    p.add_argument("--budgeter", default="static", help="static, static:N, native, allocator, ...")
+    p.add_argument("--budgeter", default=None,
+                   help="static:N, native, allocator or a plugin's (default: evaluation.budgeter, static:256)")
     p.add_argument("--n", type=int, default=None, help="evaluate only the first N samples")
     p.add_argument("--phase", default=None, help="base, sft or grpo (default: the latest finished)")
     p.add_argument("--json", action="store_true", help="also print the report as JSON")
@@ -213,14 +212,14 @@ def add_commands(sub: Any) -> None:
 
     p = sub.add_parser("predict", help="answer one question about one image")
     _run_options(p, training=False)
-    p.add_argument("--image", help="path of an image file (default: a real H&E tile shipped with pathreason)")
+    p.add_argument("--image", help="path of an image file (default: the first test image of the run's dataset)")
     p.add_argument("--question", default="", help="the question (VQA)")
     p.add_argument("--options", default="", help="comma-separated options (multiple choice, subtyping)")
     p.add_argument("--predict-task", "--as", dest="predict_task", default=None,
                    help="task to answer with (default: the run's first task)")
     p.add_argument("--category", default=None, help="detection: what to detect (e.g. glands)")
     p.add_argument("--organ", default=None, help="detection: the organ (e.g. colon)")
-    p.add_argument("--budgeter", default="static")
+    p.add_argument("--budgeter", default=None, help="default: evaluation.budgeter (static:256)")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("new-plugin", help="write a ready-to-install plugin package pathreason-plugin-NAME/")

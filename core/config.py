@@ -3,8 +3,10 @@
 The same :class:`RunConfig` comes from keyword arguments, a YAML file or CLI overrides
 (``--grpo.num_generations 8``). Section fields reuse TRL's and peft's own argument names where
 they overlap (``sft.max_steps``, ``grpo.num_generations``, ``grpo.beta``, ``lora.r``), so TRL
-knowledge carries over. Defaults are the paper's (design §6). Layers, lowest first: these defaults,
-the model preset's own recipe, the YAML file, keyword arguments, CLI overrides.
+knowledge carries over. Defaults are the paper's; the defaults that name plugins (the model, the
+task, the dataset, the budgeters, the format reward) are read from ``defaults.yaml`` beside this
+module, so the runtime itself names no plugin. Layers, lowest first: these defaults, the model
+preset's own recipe, the YAML file, keyword arguments, CLI overrides.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pathreason.errors import ConfigError
+from pathreason.api import ConfigError
+
+#: The plugin names the runtime uses by default (``defaults.yaml``; see the module docstring).
+DEFAULTS: dict[str, Any] = yaml.safe_load((resources.files("pathreason") / "defaults.yaml").read_text())
 
 
 class _Section(BaseModel):
@@ -86,7 +92,9 @@ class GRPOSection(_TrainerSection):
     logging_steps: int = Field(5, ge=1)
     save_steps: int = Field(50, ge=1)
     format_weight: float = Field(1.0, ge=0)
-    """lambda_f of design §5.3: R = R_task + format_weight * R_format."""
+    """lambda_f: R = R_task + format_weight * R_format."""
+    format_reward: str = DEFAULTS["grpo"]["format_reward"]
+    """The reward plugin of R_format."""
     loss_type: str = "grpo"
     """TRL's loss_type; "grpo" is the paper's Eq. 1 (per-sequence length normalisation)."""
     scale_rewards: Literal["group", "batch", "none"] = "group"
@@ -114,9 +122,11 @@ class AllocatorSection(GRPOSection):
 
     enabled: bool = False
     """Run the allocator as ``train()``'s third phase (``train_allocator()`` works either way)."""
-    rule: Literal["eq10", "token_cost"] = "eq10"
-    """The allocation reward: "eq10" is the paper's (s if N < N0 else lam * s); "token_cost" is
-    s - lam * N / N0, a continuous price per token (design §5.3's alternative)."""
+    rule: str = DEFAULTS["allocator"]["rule"]
+    """The allocation reward plugin: "eq10" is the paper's (s if N < N0 else lam * s); "token_cost" is
+    s - lam * N / N0, a continuous price per token. It receives ``lam`` and the ``performer_score``
+    column (:mod:`pathreason.rewards.allocation`)."""
+    format_reward: str = DEFAULTS["allocator"]["format_reward"]
     lam: float = Field(0.5, gt=0, le=1)
     """lambda of the rule: the factor above N0 (eq10), or the price of N0 tokens (token_cost)."""
     view: Literal["n0", "low"] = "n0"
@@ -159,15 +169,32 @@ class BudgetSection(_Section):
 
     train_tokens: int = Field(256, ge=1)
     """N: the training budget; also defines N0 = min(native, N)."""
-    budgeter: str = "static"
-    """The budgeter used during training (``name`` or ``name:argument``)."""
+    budgeter: str = DEFAULTS["budget"]["budgeter"]
+    """The budgeter of training images (``name`` or ``name:argument``; ``{train_tokens}`` is
+    replaced by ``train_tokens``). It must answer from the sample alone (a two-stage budgeter such
+    as the allocator cannot budget training images)."""
     patch: int = Field(28, ge=1)
+
+
+class EvaluationSection(_Section):
+    """Which budgeters evaluation uses by default (names with ``{train_tokens}`` / ``{budget}``
+    filled in from the run), and how it batches."""
+
+    budgeter: str = DEFAULTS["evaluation"]["budgeter"]
+    """``evaluate`` and ``predict`` without a budgeter."""
+    fixed_budgeter: str = DEFAULTS["evaluation"]["fixed_budgeter"]
+    """``ablate-budget``'s budgeter of one fixed budget, for each candidate ``{budget}``."""
+    compare: list[str] = Field(default_factory=lambda: list(DEFAULTS["evaluation"]["compare"]))
+    """``ablate-budget``'s other budgeters, each evaluated when the run has what it needs (e.g. a
+    trained allocator)."""
+    batch_size: int = Field(16, ge=1)
+    """Images per batched generation."""
 
 
 class DatasetSection(_Section):
     """Which dataset plugin, where its local copy is, and which splits to use."""
 
-    name: str = "synthpath"
+    name: str = DEFAULTS["dataset"]["name"]
     root: str | None = None
     train_split: str = "train"
     eval_split: str = "test"
@@ -180,8 +207,8 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    model: str = "tiny"
-    task: str | list[str] = "vqa"
+    model: str = DEFAULTS["model"]
+    task: str | list[str] = DEFAULTS["task"]
     dataset: DatasetSection = Field(default_factory=lambda: DatasetSection())
     budget: BudgetSection = Field(default_factory=lambda: BudgetSection())
     lora: LoraConfigSection | None = Field(default_factory=lambda: LoraConfigSection())
@@ -189,6 +216,7 @@ class RunConfig(BaseModel):
     sft: SFTSection = Field(default_factory=lambda: SFTSection())
     grpo: GRPOSection = Field(default_factory=lambda: GRPOSection())
     allocator: AllocatorSection = Field(default_factory=lambda: AllocatorSection())
+    evaluation: EvaluationSection = Field(default_factory=lambda: EvaluationSection())
     output_dir: str = "runs/pathreason"
     seed: int = 42
     trust_remote_code: bool = False
@@ -204,6 +232,18 @@ class RunConfig(BaseModel):
     @property
     def tasks(self) -> list[str]:
         return [self.task] if isinstance(self.task, str) else list(self.task)
+
+    def budgeter_name(self, name: str, **values: Any) -> str:
+        """``name`` with ``{train_tokens}`` (and ``values``, e.g. ``budget=64``) filled in.
+
+        >>> RunConfig().budgeter_name("static:{train_tokens}")
+        'static:256'
+        """
+        try:
+            return name.format(train_tokens=self.budget.train_tokens, **values)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"budgeter {name!r}: cannot fill in {exc}; the placeholders are "
+                              f"{{train_tokens}}{''.join(f', {{{k}}}' for k in values)}") from None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -247,6 +287,37 @@ class RunConfig(BaseModel):
         if path is not None:
             Path(path).write_text(text)
         return text
+
+
+def check_names(config: RunConfig, tasks: Mapping[str, Any]) -> None:
+    """Resolve every plugin name the config uses (rewards, budgeters), so that a typo fails now,
+    naming the setting, and not after a model has loaded or a run folder was written."""
+    from pathreason.api import Budgeter, PathreasonError
+    from pathreason.registry import budgeter_spec, get_budgeter, reward_spec
+
+    rewards = {"grpo.format_reward": config.grpo.format_reward, "allocator.format_reward": config.allocator.format_reward,
+               "allocator.rule": config.allocator.rule}
+    for task in tasks.values():
+        for name in getattr(task, "reward_names", ()):
+            rewards[f"task {task.name!r} reward"] = name
+    budgeters = {"budget.budgeter": config.budgeter_name(config.budget.budgeter),
+                 "evaluation.budgeter": config.budgeter_name(config.evaluation.budgeter),
+                 "evaluation.fixed_budgeter": config.budgeter_name(config.evaluation.fixed_budgeter, budget=1)}
+    budgeters.update({f"evaluation.compare[{i}]": name for i, name in enumerate(config.evaluation.compare)})
+    for where, name in rewards.items():
+        try:
+            reward_spec(name)
+        except PathreasonError as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+    for where, name in budgeters.items():
+        try:
+            budgeter_spec(name.partition(":")[0])
+            budgeter = get_budgeter(name) if where != "evaluation.fixed_budgeter" else None  # static:abc too
+        except PathreasonError as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+        if where == "budget.budgeter" and not isinstance(budgeter, Budgeter):
+            raise ConfigError(f"budget.budgeter {name!r} cannot budget training images: it has no tokens(sample) "
+                              "(a two-stage budgeter, such as the allocator, runs only at inference)")
 
 
 def parse_overrides(args: Sequence[str]) -> dict[str, Any]:
@@ -303,7 +374,7 @@ def deep_merge(into: dict[str, Any], other: Mapping[str, Any]) -> dict[str, Any]
 def _preset_recipe(model: Any) -> Mapping[str, Any]:
     if not isinstance(model, str):
         return {}
-    from pathreason.errors import UnknownNameError
+    from pathreason.api import UnknownNameError
     from pathreason.registry import model_spec
 
     try:
@@ -318,7 +389,7 @@ def _task_recipe(by_task: Mapping[str, Any], task: Any) -> Mapping[str, Any]:
     if not by_task or not isinstance(task, str | list) or (isinstance(task, list) and len(task) != 1):
         return {}
     name = task if isinstance(task, str) else task[0]
-    from pathreason.errors import UnknownNameError
+    from pathreason.api import UnknownNameError
     from pathreason.registry import task_spec
 
     with contextlib.suppress(UnknownNameError):  # an unknown task is reported later, with the rest
@@ -338,7 +409,7 @@ def _explain(exc: ValidationError) -> str:
             msg = "unknown setting" + (f" in section {section!r}" if section else "")
             allowed = _allowed_fields(err["loc"][:-1])
             if allowed:
-                from pathreason.errors import did_you_mean
+                from pathreason.api import did_you_mean
 
                 msg += f".{did_you_mean(str(err['loc'][-1]), allowed)} Allowed: {', '.join(allowed)}"
             lines.append(f"  {where}: {msg}")

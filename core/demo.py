@@ -19,8 +19,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-TASKS = ("vqa", "subtyping", "detection")
-
 
 @dataclass(frozen=True)
 class DemoProfile:
@@ -44,15 +42,21 @@ FULL = DemoProfile(n_train=96, n_test=16, sft_steps=150, sft_batch=16, grpo_step
 QUICK = DemoProfile(n_train=4, n_test=2, sft_steps=2, sft_batch=4, grpo_steps=1, grpo_batch=2, generations=2,
                     allocator_warmup=1, allocator_steps=1, max_new_tokens=16, examples=1)
 
-PHASES = (("untrained", "base", "static:256"), ("SFT", "sft", "static:256"), ("+Performer", "grpo", "static:256"),
-          ("+Performer (native)", "grpo", "native"), ("+Performer+Allocator", "grpo", "allocator"))
+#: The table's rows: (label, performer phase, budgeter: None for ``evaluation.budgeter``), then one row
+#: "+Performer+<Name>" for each budgeter of ``evaluation.compare`` (the trained allocator by default).
+ROWS = (("untrained", "base", None), ("SFT", "sft", None), ("+Performer", "grpo", None))
 
 
-def _settings(tasks: Sequence[str], p: DemoProfile, output: Path) -> dict[str, Any]:
+def _settings(tasks: Sequence[str] | None, p: DemoProfile, output: Path) -> dict[str, Any]:
+    if tasks is None:  # every task of the default dataset
+        from pathreason.config import RunConfig
+        from pathreason.registry import dataset_spec
+
+        tasks = dataset_spec(RunConfig().dataset.name).tasks
     return {
         "task": list(tasks),
         "output_dir": str(output / "run"),
-        "dataset__options": {"n": p.n_train * len(tasks), "real_background": True},
+        "dataset__options": {"n": p.n_train * len(list(tasks)), "real_background": True},
         # One performer for all tasks: every sample weighs the same, or the long box lists of
         # detection drown the short answers of VQA and subtyping.
         "sft": {"max_steps": p.sft_steps, "per_device_train_batch_size": p.sft_batch, "logging_steps": 5,
@@ -66,7 +70,7 @@ def _settings(tasks: Sequence[str], p: DemoProfile, output: Path) -> dict[str, A
     }
 
 
-def run_demo(tasks: Sequence[str] = TASKS, quick: bool = False, output: str | Path = "pathreason-demo",
+def run_demo(tasks: Sequence[str] | None = None, quick: bool = False, output: str | Path = "pathreason-demo",
              progress: bool = True, say: Any = print) -> dict[str, Any]:
     """Train and evaluate; write the report folder; return the tables as a dict."""
     from pathreason.engine import Engine
@@ -84,7 +88,7 @@ def run_demo(tasks: Sequence[str] = TASKS, quick: bool = False, output: str | Pa
     timings: dict[str, float] = {}
     reports: dict[str, Any] = {}
 
-    def evaluate(label: str, phase: str, budgeter: str) -> None:
+    def evaluate(label: str, phase: str, budgeter: str | None) -> None:
         t = time.perf_counter()
         report = engine.evaluate(budgeter=budgeter, n=profile.n_test * len(tasks), phase=phase, progress=progress,
                                  max_new_tokens=profile.max_new_tokens)
@@ -98,16 +102,17 @@ def run_demo(tasks: Sequence[str] = TASKS, quick: bool = False, output: str | Pa
         fn()
         timings[name] = time.perf_counter() - t
 
-    evaluate("untrained", "base", "static:256")
+    rows = [*ROWS, *((f"+Performer+{name.capitalize()}", "grpo", name) for name in engine.config.evaluation.compare)]
+    evaluate(*rows[0])
     step("SFT", lambda: engine.sft())
-    evaluate("SFT", "sft", "static:256")
+    evaluate(*rows[1])
     step("GRPO", lambda: engine.grpo())
-    evaluate("+Performer", "grpo", "static:256")
-    evaluate("+Performer (native)", "grpo", "native")
+    evaluate(*rows[2])
     step("allocator", lambda: engine.train_allocator())
-    evaluate("+Performer+Allocator", "grpo", "allocator")
+    for row in rows[3:]:
+        evaluate(*row)
 
-    tables = {task: _table(engine, task, reports) for task in tasks}
+    tables = {task: _table(engine, task, reports, rows) for task in tasks}
     result = {"profile": asdict(profile), "tasks": tables, "timings_s": timings,
               "total_s": time.perf_counter() - started, "run": str(engine.run.path)}
     markdown = _markdown(tables)
@@ -116,7 +121,7 @@ def run_demo(tasks: Sequence[str] = TASKS, quick: bool = False, output: str | Pa
     files = {"tables": str(out / "tables.md"), "json": str(out / "tables.json")}
     files["accuracy_vs_tpi"] = str(_plot_tradeoff(tables, out / "accuracy_vs_tpi.png"))
     files["reward_curves"] = str(_plot_rewards(engine, out / "reward_curves.png"))
-    files["examples"] = str(_draw_examples(engine, reports["+Performer+Allocator"], profile.n_test * len(tasks),
+    files["examples"] = str(_draw_examples(engine, reports[rows[-1][0]], profile.n_test * len(tasks),
                                            out / "examples", profile.examples))
     result["files"] = files
     result["total_s"] = time.perf_counter() - started
@@ -130,16 +135,17 @@ def run_demo(tasks: Sequence[str] = TASKS, quick: bool = False, output: str | Pa
     return result
 
 
-def _table(engine: Any, task: str, reports: dict[str, Any]) -> list[dict[str, Any]]:
+def _table(engine: Any, task: str, reports: dict[str, Any], labels: Sequence[tuple[str, str, str | None]]
+           ) -> list[dict[str, Any]]:
     names = engine.tasks[task].metric_names
     rows = []
-    for label, _, budgeter in PHASES:
+    for label, _, _ in labels:
         entry = reports[label].tasks.get(task)
         if entry is None:
             continue
-        rows.append({"row": label, "budgeter": budgeter, **{m: entry["metrics"].get(m) for m in names},
+        rows.append({"row": label, "budgeter": reports[label].budgeter, **{m: entry["metrics"].get(m) for m in names},
                      "format_rate": entry["format_rate"], "tpi": entry["tpi"],
-                     "allocator_tpi": entry.get("allocator_tpi"), "budgets": entry.get("budgets"),
+                     "overhead_tpi": entry.get("overhead_tpi"), "budgets": entry.get("budgets"),
                      "by_difficulty": {d: {"tpi": sub["tpi"], names[0]: sub["metrics"].get(names[0])}
                                        for d, sub in entry.get("by_difficulty", {}).items()}})
     return rows
@@ -150,14 +156,14 @@ def _markdown(tables: dict[str, list[dict[str, Any]]]) -> str:
     for task, rows in tables.items():
         if not rows:
             continue
-        metrics = [k for k in rows[0] if k not in ("row", "budgeter", "format_rate", "tpi", "allocator_tpi",
+        metrics = [k for k in rows[0] if k not in ("row", "budgeter", "format_rate", "tpi", "overhead_tpi",
                                                     "budgets", "by_difficulty")]
-        head = ["", *metrics, "format", "TPI", "allocator TPI"]
+        head = ["", *metrics, "format", "TPI", "budgeter TPI"]
         lines = [f"### {task}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in rows:
             cells = [r["row"], *(f"{r[m]:.3f}" if r[m] is not None else "-" for m in metrics),
                      f"{r['format_rate']:.2f}", f"{r['tpi']:.1f}",
-                     f"{r['allocator_tpi']:.1f}" if r["allocator_tpi"] is not None else "-"]
+                     f"{r['overhead_tpi']:.1f}" if r["overhead_tpi"] else "-"]
             lines.append("| " + " | ".join(cells) + " |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
@@ -170,7 +176,7 @@ def _plot_tradeoff(tables: dict[str, list[dict[str, Any]]], path: Path) -> Path:
     for task, entries in tables.items():
         metric = next(k for k in entries[0] if k not in ("row", "budgeter"))
         for r in entries:
-            if r["row"] in ("+Performer", "+Performer (native)", "+Performer+Allocator"):
+            if r["row"].startswith("+Performer"):
                 rows.append({"task": task, "budgeter": r["budgeter"], "tpi": r["tpi"], "value": r[metric] or 0.0,
                              "metric": metric})
     return plot(rows, {}, path)

@@ -1,43 +1,14 @@
-"""Exceptions raised by pathreason. Every message says what was wrong, where, and what to do."""
+"""Deprecated: the errors are in :mod:`pathreason.api` (this path works until pathreason 0.3)."""
 
-from __future__ import annotations
+from pathreason.api._moved import moved
 
-import difflib
-from collections.abc import Iterable
-
-
-class PathreasonError(Exception):
-    """Base class of every error pathreason raises on purpose."""
-
-
-class PluginError(PathreasonError):
-    """A plugin failed to load, or two plugins claim the same name."""
-
-
-class UnknownNameError(PathreasonError, KeyError):
-    """A task, reward, budgeter, dataset or model name that no active plugin provides."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
-
-
-class ConfigError(PathreasonError, ValueError):
-    """A configuration value is invalid."""
-
-
-class BudgetError(PathreasonError, ValueError):
-    """An image cannot be resized to a visual-token budget (zero size, extreme aspect ratio...)."""
-
-
-class DataError(PathreasonError, ValueError):
-    """A dataset folder or record is missing or malformed."""
-
-
-class RunError(PathreasonError):
-    """A run folder is not a pathreason run, or does not match the config or the model."""
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """``" Did you mean 'x'?"`` for the closest known name, or an empty string."""
-    close = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
+__getattr__ = moved(__name__, {
+    'BudgetError': 'pathreason.api.errors',
+    'ConfigError': 'pathreason.api.errors',
+    'DataError': 'pathreason.api.errors',
+    'PathreasonError': 'pathreason.api.errors',
+    'PluginError': 'pathreason.api.errors',
+    'RunError': 'pathreason.api.errors',
+    'UnknownNameError': 'pathreason.api.errors',
+    'did_you_mean': 'pathreason.api.errors',
+})

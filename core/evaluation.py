@@ -1,33 +1,55 @@
-"""Running the task performer over samples and summarising what it did.
+"""Running the task performer over samples under a budgeter, and summarising what it did.
 
-One batched generation per chunk of samples (greedy), answers parsed by the task, scored per sample
-(the task score ``s`` of Eq. 10) and summarised with the paper's metrics (§4.1) plus TPI, the mean
-number of visual tokens per image fed to the performer. When samples carry ``meta["difficulty"]``
-the metrics, TPI and budgets are broken down by it.
+One path for every budgeter and for ``evaluate`` and ``predict`` alike: the budgeter is bound to the
+run (a :class:`~pathreason.api.Budgeter` answers from the sample, a
+:class:`~pathreason.api.TwoStageBudgeter` runs its own models through the run's
+:class:`~pathreason.api.BudgetContext`), images are decoded a batch at a time (an unreadable one is
+reported and skipped), the budgeter decides and the performer answers, and each answer is parsed and
+scored by its task (the task score ``s`` of Eq. 10). :func:`summarize` gives the paper's metrics
+(§4.1) per task, TPI (the mean visual tokens per image fed to the performer's final pass), the
+budgeter's own tokens per image (the allocator's look, escalation's earlier passes) and their sum,
+broken down by ``meta["difficulty"]`` when samples carry one.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pathreason.tasks.base import Task, View, make_view, resize_for_view
+from pathreason.api import (
+    BoundBudgeter,
+    BudgetContext,
+    Budgeter,
+    Decision,
+    Performer,
+    PluginError,
+    Sample,
+    Task,
+    TwoStageBudgeter,
+    is_well_formed,
+    make_view,
+)
+from pathreason.metrics import tpi
+from pathreason.sources import chunks, decode
 
 if TYPE_CHECKING:
-    from pathreason.sample import Sample
+    from PIL import Image
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["EvalReport", "PerSample", "Record", "Timer", "bind", "predict_records", "summarize", "write_predictions"]
 
 
 @dataclass
 class Record:
-    """One prediction: what was asked, what the model wrote, what it meant, what it scored."""
+    """One prediction: what was asked, what the model wrote, what it meant, what it scored and cost."""
 
     id: str
     task: str
@@ -36,14 +58,24 @@ class Record:
     parsed: Any
     score: float
     tokens: int
+    """Visual tokens of the performer's final pass (what TPI counts)."""
     budget: int | None
     difficulty: str | None = None
+    overhead_tokens: int = 0
+    """Visual tokens the budgeter spent besides the final pass (the allocator's look, earlier passes)."""
+    passes: int = 1
+    fallback: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.tokens + self.overhead_tokens
 
     def as_dict(self) -> dict[str, Any]:
         out = {"id": self.id, "task": self.task, "prompt": self.prompt, "completion": self.completion,
                "parsed": self.parsed, "score": self.score, "tokens": self.tokens, "budget": self.budget,
-               "difficulty": self.difficulty}
+               "difficulty": self.difficulty, "overhead_tokens": self.overhead_tokens,
+               "total_tokens": self.total_tokens, "passes": self.passes, "fallback": self.fallback}
         out.update(self.extra)
         return out
 
@@ -77,16 +109,16 @@ class EvalReport:
             for diff, sub in entry.get("by_difficulty", {}).items():
                 cols = [f"{k} {_fmt(v)}" for k, v in sub["metrics"].items()]
                 lines.append(f"    {diff:<8} " + "  ".join(cols) + _tpi_text(sub) + f"  (n={sub['n']})")
-            if "allocator_tpi" in entry:
-                lines.append(f"    allocated budgets {entry['budgets']}  fallbacks to the training budget: "
-                             f"{entry['fallbacks']}")
+            if entry.get("overhead_tpi") or entry.get("fallbacks"):
+                lines.append(f"    budgets {entry['budgets']}  fallbacks {entry['fallbacks']}  "
+                             f"passes per image {entry['passes']:.2f}")
         return "\n".join(lines)
 
 
-def _tpi_text(block: dict[str, Any]) -> str:
+def _tpi_text(block: Mapping[str, Any]) -> str:
     text = f"  TPI {block['tpi']:.1f}"
-    if "allocator_tpi" in block:
-        text += f" (+ allocator {block['allocator_tpi']:.1f} = {block['total_tpi']:.1f})"
+    if block.get("overhead_tpi"):
+        text += f" (+ budgeter {block['overhead_tpi']:.1f} = {block['total_tpi']:.1f})"
     return text
 
 
@@ -94,57 +126,62 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def predict_records(
-    generate_fn: Callable[[list[list[dict[str, Any]]], list[Any]], list[Any]],
-    tasks: dict[str, Task],
-    samples: Sequence[Sample],
-    budgets: Sequence[int | None],
-    box_frame: str = "absolute",
-    batch_size: int = 16,
-    progress: bool = True,
-    decoded: Sequence[Any] | None = None,
-) -> list[Record]:
-    """Run the performer (``generate_fn(conversations, images) -> [Generation]``) over ``samples``.
+class PerSample:
+    """A :class:`~pathreason.api.Budgeter` bound to a performer: one pass at the sample's budget."""
 
-    ``decoded`` are the samples' images when the caller already decoded them (else each is read here).
-    """
+    def __init__(self, budgeter: Budgeter, performer: Performer) -> None:
+        self.budgeter = budgeter
+        self.performer = performer
+
+    def decide(self, samples: Sequence[Sample], images: Sequence[Image.Image]) -> list[Decision]:
+        answers = self.performer.answer(samples, images, [self.budgeter.tokens(s) for s in samples])
+        return [Decision(answer=a) for a in answers]
+
+
+def bind(budgeter: Any, name: str, context: BudgetContext, phase: str | None) -> BoundBudgeter:
+    """The budgeter called ``name`` bound to a run (see the module docstring)."""
+    if isinstance(budgeter, TwoStageBudgeter):
+        return budgeter.bind(context, phase)
+    if isinstance(budgeter, Budgeter):
+        return PerSample(budgeter, context.performer(phase))
+    raise PluginError(f"budgeter {name!r} ({type(budgeter).__name__}) has neither tokens(sample) nor "
+                      "bind(context, phase); see pathreason.api.Budgeter and TwoStageBudgeter")
+
+
+def predict_records(bound: BoundBudgeter, tasks: Mapping[str, Task], samples: Sequence[Sample],
+                    box_frame: str = "absolute", patch: int = 28, batch_size: int = 16,
+                    progress: bool = True) -> list[Record]:
+    """Decide and answer ``samples`` a batch at a time, and score each answer with its task."""
     from tqdm.auto import tqdm
 
     records: list[Record] = []
-    order = list(range(len(samples)))
     bar = tqdm(total=len(samples), desc="evaluating", disable=not progress, unit="img")
-    for start in range(0, len(order), batch_size):
-        chunk = order[start:start + batch_size]
-        convs, images, views, kept = [], [], [], []
-        for i in chunk:
-            sample, task = samples[i], tasks[samples[i].task]
-            try:
-                image = decoded[i] if decoded is not None else sample.load_image()
-            except Exception as exc:  # a corrupt file is reported and skipped, never ends the run
-                logger.warning("skipped sample %s (%s): its image cannot be read: %s: %s", sample.id,
-                               sample.image_path or "<in memory>", type(exc).__name__, exc)
-                continue
-            view = make_view(image.size, budgets[i], box_frame)
-            images.append(resize_for_view(image, view))
-            convs.append(task.messages(sample))
-            views.append(view)
-            kept.append(i)
-        gens = generate_fn(convs, images) if kept else []
-        for i, view, gen, conv in zip(kept, views, gens, convs):
-            sample, task = samples[i], tasks[samples[i].task]
-            parsed = task.parse(gen.text, view)
-            records.append(Record(
-                id=sample.id, task=task.name, prompt=conv[-1]["content"][-1]["text"], completion=gen.text,
-                parsed=parsed, score=task.score(parsed, sample), tokens=gen.visual_tokens, budget=view.budget,
-                difficulty=sample.meta.get("difficulty"),
-            ))
+    for chunk in chunks(samples, batch_size):
+        kept, images = decode(chunk)
+        decisions = bound.decide(kept, images) if kept else []
+        if len(decisions) != len(kept):
+            raise PluginError(f"the budgeter returned {len(decisions)} decisions for {len(kept)} images")
+        for sample, image, decision in zip(kept, images, decisions):
+            records.append(_record(tasks[sample.task], sample, image, decision, box_frame, patch))
         bar.update(len(chunk))
     bar.close()
     return records
 
 
-def summarize(records: Sequence[Record], samples: Sequence[Sample], tasks: dict[str, Task]) -> dict[str, Any]:
-    """Per task: paper metrics, TPI, mean score, budget distribution, and the same per difficulty."""
+def _record(task: Task, sample: Sample, image: Image.Image, decision: Decision, box_frame: str, patch: int) -> Record:
+    answer = decision.answer
+    view = make_view(image.size, answer.budget, box_frame, patch)
+    parsed = task.parse(answer.text, view)
+    return Record(id=sample.id, task=task.name, prompt=task.messages(sample)[-1]["content"][-1]["text"],
+                  completion=answer.text, parsed=parsed, score=float(task.score(parsed, sample)), tokens=answer.tokens,
+                  budget=answer.budget, difficulty=sample.meta.get("difficulty"),
+                  overhead_tokens=int(decision.overhead_tokens), passes=int(decision.passes),
+                  fallback=bool(decision.fallback), extra=dict(decision.info))
+
+
+def summarize(records: Sequence[Record], samples: Sequence[Sample], tasks: Mapping[str, Task]) -> dict[str, Any]:
+    """Per task: paper metrics, TPI, overhead and total tokens per image, mean score, format rate,
+    budget distribution, and the same per difficulty."""
     by_id = {s.id: s for s in samples}
     out: dict[str, Any] = {}
     for name, task in tasks.items():
@@ -159,31 +196,24 @@ def summarize(records: Sequence[Record], samples: Sequence[Sample], tasks: dict[
     return out
 
 
-def _block(task: Task, recs: Sequence[Record], by_id: dict[str, Sample]) -> dict[str, Any]:
-    from pathreason.metrics import tpi
-
+def _block(task: Task, recs: Sequence[Record], by_id: Mapping[str, Sample]) -> dict[str, Any]:
     metrics = task.metrics([by_id[r.id] for r in recs], [r.parsed for r in recs])
     budgets = Counter("native" if r.budget is None else str(r.budget) for r in recs)
-    block: dict[str, Any] = {
+    performer_tpi = float(tpi([r.tokens for r in recs]))
+    overhead = float(tpi([r.overhead_tokens for r in recs]))
+    return {
         "n": len(recs),
         "metrics": {k: float(v) for k, v in metrics.items()},
-        "mean_score": sum(r.score for r in recs) / len(recs),
-        "format_rate": sum(_well_formed(r.completion) for r in recs) / len(recs),
-        "tpi": float(tpi([r.tokens for r in recs])),
+        "mean_score": math.fsum(r.score for r in recs) / len(recs),
+        "format_rate": sum(is_well_formed(r.completion) for r in recs) / len(recs),
+        "tpi": performer_tpi,
+        "overhead_tpi": overhead,
+        "total_tpi": performer_tpi + overhead,
+        "passes": sum(r.passes for r in recs) / len(recs),
+        "fallbacks": sum(r.fallback for r in recs),
+        "mean_budget": sum(r.tokens if r.budget is None else r.budget for r in recs) / len(recs),
         "budgets": dict(sorted(budgets.items(), key=lambda kv: (len(kv[0]), kv[0]))),
     }
-    if any("allocator_tokens" in r.extra for r in recs):  # two-stage: count the allocator's own look too
-        block["allocator_tpi"] = float(tpi([int(r.extra.get("allocator_tokens", 0)) for r in recs]))
-        block["total_tpi"] = block["tpi"] + block["allocator_tpi"]
-        block["fallbacks"] = sum(bool(r.extra.get("allocator_fallback")) for r in recs)
-        block["mean_budget"] = sum(r.budget or 0 for r in recs) / len(recs)
-    return block
-
-
-def _well_formed(text: str) -> bool:
-    from pathreason.rewards.format import is_well_formed
-
-    return bool(is_well_formed(text))
 
 
 def write_predictions(records: Sequence[Record], path: Path) -> None:
@@ -206,6 +236,3 @@ class Timer:
 
     def __exit__(self, *exc: Any) -> None:
         self.seconds = time.perf_counter() - self.start
-
-
-__all__ = ["EvalReport", "Record", "Timer", "View", "predict_records", "summarize", "write_predictions"]

@@ -17,16 +17,12 @@ from typing import Any
 
 import pluggy
 
-from pathreason import hookspecs
-from pathreason.errors import PluginError, UnknownNameError, did_you_mean
-from pathreason.specs import SPEC_TYPES, _Spec, normalize_name
+from pathreason.api import KINDS, PluginError, Spec, UnknownNameError, did_you_mean, hookspecs, normalize_name
 
 logger = logging.getLogger(__name__)
 
 STRICT_ENV = "PATHREASON_STRICT_PLUGINS"
 DISABLE_ENV = "PATHREASON_DISABLE_PLUGINS"
-
-_KIND_PLURAL = {"task": "tasks", "reward": "rewards", "budgeter": "budgeters", "dataset": "datasets", "model": "models"}
 
 
 def _truthy(value: str | None) -> bool:
@@ -62,7 +58,7 @@ class PluginInfo:
 
 @dataclass
 class _Entry:
-    spec: _Spec
+    spec: Spec
     plugin: PluginInfo
 
 
@@ -172,7 +168,7 @@ class PathreasonPluginManager(pluggy.PluginManager):
     def _collect(self) -> dict[str, dict[str, list[_Entry]]]:
         if self._entries is not None:
             return self._entries
-        entries: dict[str, dict[str, list[_Entry]]] = {kind: {} for kind in hookspecs.HOOKS}
+        entries: dict[str, dict[str, list[_Entry]]] = {kind: {} for kind in KINDS}
         for kind, hook_name in hookspecs.HOOKS.items():
             caller = getattr(self.hook, hook_name)
             for impl in caller.get_hookimpls():
@@ -182,8 +178,8 @@ class PathreasonPluginManager(pluggy.PluginManager):
                 try:
                     specs = list(impl.function() or ())
                     for spec in specs:
-                        if not isinstance(spec, SPEC_TYPES[kind]):
-                            raise TypeError(f"{hook_name}() returned {spec!r}, expected {SPEC_TYPES[kind].__name__}")
+                        if not isinstance(spec, KINDS[kind].spec):
+                            raise TypeError(f"{hook_name}() returned {spec!r}, expected {KINDS[kind].spec.__name__}")
                 except Exception as exc:
                     info.error = f"{hook_name}() raised {type(exc).__name__}: {exc}"
                     info.status = "failed"
@@ -199,19 +195,19 @@ class PathreasonPluginManager(pluggy.PluginManager):
                 for spec in specs:
                     for key in (spec.name, *spec.aliases):
                         entries[kind].setdefault(key, []).append(_Entry(spec, info))
-                    info.provides.setdefault(_KIND_PLURAL[kind], []).append(spec.name)
+                    info.provides.setdefault(KINDS[kind].plural, []).append(spec.name)
         self._entries = entries
         return entries
 
-    def specs(self, kind: str) -> dict[str, _Spec]:
+    def specs(self, kind: str) -> dict[str, Spec]:
         """Every spec of one kind by canonical name (aliases not repeated); conflicts left out."""
-        out: dict[str, _Spec] = {}
+        out: dict[str, Spec] = {}
         for key, entries in self._collect()[kind].items():
             if len(entries) == 1 and entries[0].spec.name == key:
                 out[key] = entries[0].spec
         return dict(sorted(out.items()))
 
-    def lookup(self, kind: str, name: str) -> _Spec:
+    def lookup(self, kind: str, name: str) -> Spec:
         """The spec of ``kind`` called ``name`` (or an alias of it), or a helpful error."""
         key = normalize_name(name) if isinstance(name, str) and name.strip() else name
         entries = self._collect()[kind].get(key, []) if isinstance(key, str) else []
@@ -235,7 +231,7 @@ class PathreasonPluginManager(pluggy.PluginManager):
             msg += f" It belongs to {disabled[0].where()}, disabled by {DISABLE_ENV}."
         else:
             msg += did_you_mean(str(name), known)
-            msg += f" Known {_KIND_PLURAL[kind]}: {', '.join(known) or 'none'}."
+            msg += f" Known {KINDS[kind].plural}: {', '.join(known) or 'none'}."
             if failed:
                 msg += " Plugins that failed to load and may provide it: " + "; ".join(
                     f"{i.where()}: {i.error}" for i in failed)

@@ -1,94 +1,20 @@
-"""The paper's prompt templates (Appendix A, Table 7), verbatim."""
+"""Deprecated: the shared prompts are in :mod:`pathreason.api`, each task's template in
+:mod:`pathreason.tasks.prompts` (this path works until pathreason 0.3)."""
 
-from __future__ import annotations
+from pathreason.api._moved import moved
 
-from collections.abc import Sequence
-
-SYSTEM_PROMPT = (
-    "A conversation between User and Assistant. The user asks a question, and the assistant solves it. "
-    "The assistant first thinks about the reasoning process in the mind and then provides the user with "
-    "the answer. The reasoning process and answer are enclosed within <think> </think> and <answer> "
-    "</answer> tags, respectively, i.e., <think> reasoning process here </think> <answer> answer here </answer>."
-)
-
-VQA_PROMPT = "{user_question}?"
-SUBTYPING_PROMPT = "Classify this pathological image into one of these categories: {categories}"
-DETECTION_PROMPT = (
-    "Detect {pathological_category} in pathology {organ}. "
-    "Output bounding boxes in [[x_min, y_min, x_max, y_max],...] format."
-)
-ALLOCATION_PROMPT = (
-    "Allocate the optimal token number for the image based on the pathological task. Generally, simple "
-    "images and tasks receive fewer tokens and complex ones receive more tokens. The current input token "
-    "number is {current_token} and a maximum limit is {max_token}. The pathological task is: {task_prompt}. "
-    "The answer should be a positive integer of the image token number."
-)
-
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def vqa_prompt(question: str) -> str:
-    """``{user_question}?``: the question with exactly one trailing question mark."""
-    return VQA_PROMPT.format(user_question=question.strip().rstrip("?").rstrip())
-
-
-def format_options(options: Sequence[str]) -> str:
-    """``(A) x, (B) y, ...`` as the subtyping template writes them."""
-    return ", ".join(f"({LETTERS[i]}) {opt}" for i, opt in enumerate(options))
-
-
-def subtyping_prompt(categories: Sequence[str]) -> str:
-    return SUBTYPING_PROMPT.format(categories=format_options(categories))
-
-
-def detection_prompt(category: str, organ: str) -> str:
-    return DETECTION_PROMPT.format(pathological_category=category, organ=organ)
-
-
-def allocation_prompt(current_token: int, max_token: int, task_prompt: str) -> str:
-    return ALLOCATION_PROMPT.format(current_token=current_token, max_token=max_token,
-                                    task_prompt=task_prompt.strip().rstrip("."))
-
-
-_VOCABULARY = (
-    "tissue gland glands lumen nuclei nucleus nuclear cell cells stroma epithelium epithelial mucosa "
-    "tumor tumour carcinoma adenoma adenocarcinoma hyperplastic polyp tubular villous dysplasia "
-    "high grade low grade normal benign malignant inflammation inflammatory lymphocytes necrosis "
-    "mitosis mitotic chromatin speckled coarse fine dense sparse large small round elongated spindle "
-    "pink purple pale dark eosinophilic basophilic colon esophagus stomach liver breast prostate "
-    "lesion lesions region regions image images shows show visible there is are the a an of in with "
-    "yes no what which how many does do is this present absent pattern texture structure detail "
-    "because so therefore I see look looks appear appears count answer think category class option "
-    "bounding box boxes x y min max token tokens number"
-)
-
-#: Phrases pathology prompts and answers use often (class names, tissue descriptions, rationales).
-PHRASES = (
-    "stromal spindle-cell tissue", "glandular adenoma", "low-grade dysplasia", "high-grade dysplasia",
-    "glandular tissue", "stromal tissue", "dysplastic epithelium", "spindle-cell stroma",
-    "glands with open lumens", "crowded epithelium", "fine and even", "coarse and speckled",
-    "What type of tissue is shown", "What is the chromatin pattern of the nuclei", "How many glands are visible",
-    "Are there glands in this image", "Is the chromatin coarse and speckled", "Which pattern best describes the tissue",
-    "I look at the tissue to answer the question.", "I compare the tissue with each category.",
-    "I scan the image for", "I examine the tissue in the image.", "normal mucosa", "adenocarcinoma",
-)
-
-
-def corpus_lines() -> list[str]:
-    """Text the embedded tiny tokenizer is trained on (deterministic).
-
-    The fixed templates are repeated so that byte-pair merges (which may cross word boundaries in
-    the tiny tokenizer) turn each into a few tokens: the system prompt costs ~30 tokens instead of
-    ~150, which keeps CPU training of the tiny model fast.
-    """
-    templates = [SYSTEM_PROMPT, ALLOCATION_PROMPT, SUBTYPING_PROMPT.split("{")[0],
-                 DETECTION_PROMPT.split("{")[0], " in pathology ", DETECTION_PROMPT.split("}")[-1]]
-    lines = [t for t in templates for _ in range(40)]
-    lines += [p for p in PHRASES for _ in range(8)]
-    words = _VOCABULARY.split()
-    lines += [" ".join(words[i:i + 12]) for i in range(0, len(words), 3)]
-    lines += [f"<think> {w} </think> <answer> {w} </answer>" for w in words]
-    lines += [f"({LETTERS[i]}) {w}" for i, w in enumerate(words[:26])]
-    lines += [" ".join(str(n) for n in range(k, k + 50)) for k in range(0, 1000, 50)]
-    lines += ["[[12, 34, 56, 78], [90, 12, 345, 678]]", "[]", "Yes.", "No.", "yes", "no"]
-    return lines * 2
+__getattr__ = moved(__name__, {
+    'SYSTEM_PROMPT': 'pathreason.api.prompts',
+    'ALLOCATION_PROMPT': 'pathreason.api.prompts',
+    'LETTERS': 'pathreason.api.prompts',
+    'format_options': 'pathreason.api.prompts',
+    'allocation_prompt': 'pathreason.api.prompts',
+    'VQA_PROMPT': 'pathreason.tasks.prompts',
+    'SUBTYPING_PROMPT': 'pathreason.tasks.prompts',
+    'DETECTION_PROMPT': 'pathreason.tasks.prompts',
+    'vqa_prompt': 'pathreason.tasks.prompts',
+    'subtyping_prompt': 'pathreason.tasks.prompts',
+    'detection_prompt': 'pathreason.tasks.prompts',
+    'corpus_lines': 'pathreason.plugins.models.corpus',
+    'PHRASES': 'pathreason.plugins.models.corpus',
+})

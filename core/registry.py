@@ -1,7 +1,7 @@
 """Public look-ups by name: ``get_task``, ``get_reward``, ``get_budgeter``, ``get_dataset``, ``get_model``.
 
 Each resolves a name (or alias) through the plugin manager and calls the spec's factory.
-Unknown names raise :class:`pathreason.errors.UnknownNameError` listing the known names with a
+Unknown names raise :class:`pathreason.api.UnknownNameError` listing the known names with a
 "did you mean".
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from pathreason.api import BudgeterSpec, DatasetSpec, ModelSpec, RewardSpec, Spec, TaskSpec
 from pathreason.manager import PluginInfo, get_plugin_manager
-from pathreason.specs import BudgeterSpec, DatasetSpec, ModelSpec, RewardSpec, TaskSpec, _Spec
 
-S = TypeVar("S", bound=_Spec)
+S = TypeVar("S", bound=Spec)
 
 
 def _spec(kind: str, cls: type[S], name: str) -> S:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pathreason.errors import RunError
+from pathreason.api import RunError
 
 PHASES = ("sft", "grpo", "allocator")
 STATE_FILE = "state.json"

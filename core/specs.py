@@ -1,132 +1,14 @@
-"""The small typed records that plugins return from their hooks.
+"""Deprecated: the spec records are in :mod:`pathreason.api` (this path works until pathreason 0.3)."""
 
-Each spec is a frozen dataclass with a normalised ``name`` and a lazy ``factory``: heavy
-imports (torch, transformers...) happen inside the factory, never when the plugin module is
-imported, so ``pathreason plugins`` stays fast.
-"""
+from pathreason.api._moved import moved
 
-from __future__ import annotations
-
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
-
-
-def normalize_name(name: str) -> str:
-    """Lower-case and strip a plugin-provided name; reject names that cannot be typed on a CLI.
-
-    >>> normalize_name("  Detection ")
-    'detection'
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"a plugin name must be a string, got {type(name).__name__}: {name!r}")
-    norm = name.strip().lower()
-    if not _NAME.match(norm):
-        raise ValueError(
-            f"invalid plugin name {name!r}: use lower-case letters, digits, '_', '-' or '.', "
-            "starting with a letter or digit"
-        )
-    return norm
-
-
-@dataclass(frozen=True)
-class _Spec:
-    kind: ClassVar[str] = "spec"
-
-    name: str
-    factory: Callable[..., Any]
-    description: str = ""
-    aliases: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "name", normalize_name(self.name))
-        object.__setattr__(self, "aliases", tuple(normalize_name(a) for a in self.aliases))
-        if not callable(self.factory):
-            raise TypeError(f"{type(self).__name__} {self.name!r}: factory must be callable, got {self.factory!r}")
-
-    def create(self, *args: Any, **kwargs: Any) -> Any:
-        """Call the factory (this is where heavy imports happen)."""
-        return self.factory(*args, **kwargs)
-
-
-@dataclass(frozen=True)
-class TaskSpec(_Spec):
-    """A task: prompt building, answer parsing, rewards and metrics.
-
-    ``factory(**options)`` returns an object following :class:`pathreason.tasks.base.Task`.
-    """
-
-    kind: ClassVar[str] = "task"
-
-
-@dataclass(frozen=True)
-class RewardSpec(_Spec):
-    """A reward function with TRL's contract: ``f(completions, **columns) -> list[float | None]``.
-
-    ``factory(**options)`` returns the callable; its ``__name__`` is what TRL logs
-    (``rewards/<name>/mean``). ``low``/``high`` document the range of a non-``None`` value.
-    """
-
-    kind: ClassVar[str] = "reward"
-    low: float = 0.0
-    high: float = 1.0
-
-
-@dataclass(frozen=True)
-class BudgeterSpec(_Spec):
-    """How many visual tokens an image gets.
-
-    ``factory(argument)`` receives what follows the colon in ``"static:128"`` (or ``None``) and
-    returns an object with ``tokens(sample) -> int``.
-    """
-
-    kind: ClassVar[str] = "budgeter"
-
-
-@dataclass(frozen=True)
-class DatasetSpec(_Spec):
-    """A loader of canonical :class:`pathreason.Sample` records.
-
-    ``factory(split=..., **options)`` returns a list of samples. ``tasks`` names the task kinds
-    the dataset provides (a dataset with several accepts ``task=`` to load only one);
-    ``needs_root`` says whether a local folder (``root=``) is required.
-    """
-
-    kind: ClassVar[str] = "dataset"
-    tasks: tuple[str, ...] = ()
-    needs_root: bool = False
-    check: Callable[..., Any] | None = None
-
-
-@dataclass(frozen=True)
-class ModelSpec(_Spec):
-    """A named model preset.
-
-    ``factory()`` returns a local folder or a hub id that ``from_pretrained`` can load (a
-    preset built locally, like ``tiny``, is built and cached on the first call).
-    ``box_frame`` is ``"absolute"`` (pixels of the image the model sees, Qwen2.5-VL) or
-    ``"norm1000"`` (0-1000 coordinates, Qwen2-VL / Qwen3-VL). ``recipe`` holds the preset's own
-    training hyper-parameters, merged under the user's config; its optional ``by_task`` maps a
-    task name to settings applied on top of the recipe when a run trains that task alone (e.g.
-    ``{"detection": {"sft": {"max_steps": 400}}}``).
-    """
-
-    kind: ClassVar[str] = "model"
-    family: str = "qwen2.5-vl"
-    box_frame: str = "absolute"
-    recipe: dict[str, Any] = field(default_factory=dict)
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.name))
-
-
-SPEC_TYPES: dict[str, type[_Spec]] = {
-    "task": TaskSpec,
-    "reward": RewardSpec,
-    "budgeter": BudgeterSpec,
-    "dataset": DatasetSpec,
-    "model": ModelSpec,
-}
+__getattr__ = moved(__name__, {
+    'TaskSpec': 'pathreason.api.specs',
+    'RewardSpec': 'pathreason.api.specs',
+    'BudgeterSpec': 'pathreason.api.specs',
+    'DatasetSpec': 'pathreason.api.specs',
+    'ModelSpec': 'pathreason.api.specs',
+    'Spec': 'pathreason.api.specs',
+    'KINDS': 'pathreason.api.specs',
+    'normalize_name': 'pathreason.api.specs',
+})

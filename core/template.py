@@ -1,7 +1,7 @@
 """``pathreason new-plugin NAME``: write a ready-to-install plugin package.
 
 The package ``pathreason-plugin-NAME/`` holds a task (a yes/no question about the image, a
-:class:`pathreason.tasks.base.Task` subclass), its reward (TRL's contract, registered with a
+:class:`pathreason.api.Task` subclass), its reward (TRL's contract, registered with a
 :class:`~pathreason.RewardSpec`) and a dataset that draws its own small H&E-like tiles with Pillow,
 so that ``Engine(task=NAME, dataset=NAME).train()`` runs offline on the tiny model. It comes with
 a README and tests that use :mod:`pathreason.testing`::
@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 
 from pathreason._version import __version__
-from pathreason.errors import PathreasonError
+from pathreason.api import PathreasonError
 
 __all__ = ["TemplateError", "plugin_files", "validate_name", "write_plugin"]
 
@@ -206,7 +206,7 @@ from typing import Any
 
 from pathreason import DatasetSpec, RewardSpec, Sample, TaskSpec, hookimpl
 from pathreason.prompts import vqa_prompt
-from pathreason.tasks.base import Task
+from pathreason.api import Task
 
 NAME = "__NAME__"
 QUESTION = "Does this tile contain a cluster of dark-stained nuclei?"
@@ -323,7 +323,7 @@ from __future__ import annotations
 
 import pytest
 from pathreason import get_dataset, get_task, list_plugins
-from pathreason.tasks.base import make_view
+from pathreason.api import make_view
 from pathreason.testing import check_reward, tiny_engine
 
 NAME = "__NAME__"

@@ -33,9 +33,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pathreason.errors import PluginError
+from pathreason.api import PluginError
+from pathreason.api.specs import RewardSpec
 from pathreason.manager import PathreasonPluginManager, PluginInfo, get_plugin_manager, set_plugin_manager
-from pathreason.specs import RewardSpec
 
 if TYPE_CHECKING:
     from pathreason.engine import Engine
@@ -85,7 +85,7 @@ def register_plugin(obj: Any, name: str | None = None) -> PluginInfo:
     plugin manager, as an installed plugin would be, and return its :class:`PluginInfo`.
 
     ``name`` defaults to the object's ``__name__``. Unlike an installed plugin, a plugin whose hooks
-    fail is not skipped quietly: :class:`~pathreason.errors.PluginError` is raised with the reason.
+    fail is not skipped quietly: :class:`~pathreason.api.errors.PluginError` is raised with the reason.
     Use it inside the :func:`plugin_manager` fixture (or :func:`fresh_plugin_manager`) so that
     the registration ends with the test.
     """

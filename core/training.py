@@ -17,7 +17,7 @@ from pathreason.config import GRPOSection, LoraConfigSection, RunConfig, SFTSect
 
 logger = logging.getLogger(__name__)
 
-#: Linear layers of the language model only ("all linear layers of the language model", design §6).
+#: Linear layers of the language model only ("all linear layers of the language model", the paper's LoRA targets).
 LM_LINEAR_REGEX = r"^(?!.*visual).*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)$"
 
 
@@ -114,11 +114,50 @@ def grpo_arguments(section: GRPOSection, cfg: RunConfig, output_dir: Path, rewar
     return GRPOConfig(**_common(section, cfg, output_dir), **kwargs)
 
 
+def named_reward(func: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``func`` under its registered ``name``: TRL logs a reward as ``rewards/<__name__>/mean``, and a
+    plugin's callable may carry any ``__name__`` (a lambda, a ``functools.partial``, a class)."""
+    import asyncio
+
+    if getattr(func, "__name__", None) == name:
+        return func
+    if asyncio.iscoroutinefunction(func) or asyncio.iscoroutinefunction(type(func).__call__):
+        async def named_async(*args: Any, **kwargs: Any) -> Any:
+            return await func(*args, **kwargs)
+
+        named_async.__name__ = named_async.__qualname__ = name
+        return named_async
+
+    def named(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    named.__name__ = named.__qualname__ = name
+    return named
+
+
+def reward_functions(task_rewards: Sequence[str], format_reward: str, format_weight: float,
+                     task_weight: float = 1.0) -> tuple[list[Callable[..., Any]], list[float]]:
+    """The reward callables and weights of R = task_weight · R_task + format_weight · R_format.
+
+    TRL's ``GRPOTrainer`` takes a list of reward functions with ``GRPOConfig.reward_weights``, sums
+    the weighted components per completion (``None`` components are skipped) and logs each one,
+    here under its registered name. In a mixed-task run each task reward is ``None`` on the other
+    tasks' samples, so every sample gets exactly its own R_task + λ_f · R_format.
+    """
+    from pathreason.registry import get_reward
+
+    names = list(dict.fromkeys(task_rewards))
+    if not names:
+        raise ValueError("reward_functions needs at least one task reward")
+    funcs = [named_reward(get_reward(name), name) for name in [*names, format_reward]]
+    return funcs, [float(task_weight)] * len(names) + [float(format_weight)]
+
+
 def check_vllm(section: GRPOSection) -> None:
     if section.use_vllm:
         import importlib.util
 
-        from pathreason.errors import ConfigError
+        from pathreason.api import ConfigError
 
         if importlib.util.find_spec("vllm") is None:
             raise ConfigError("grpo.use_vllm is true but vLLM is not installed: pip install 'pathreason[vllm]' "

@@ -1,18 +1,23 @@
 """First-party budgeters: ``static``, ``native`` and the learned ``allocator``.
 
-A budgeter answers, per sample, the visual-token budget the task performer gets; the image is then
-resized with :func:`pathreason.budget.smart_resize` under that budget (and boxes rescaled).
-``tokens(sample)`` returns the budget as an ``int``, or ``None`` for "no cap" (the native size).
+``static`` and ``native`` are :class:`pathreason.api.Budgeter` s: ``tokens(sample)`` returns the
+budget as an ``int``, or ``None`` for "no cap" (the native size); the image is then resized with
+:func:`pathreason.api.smart_resize` under that budget (and boxes rescaled). ``allocator`` is a
+:class:`pathreason.api.TwoStageBudgeter`: bound to a run, it asks the run for its trained allocator,
+which looks at each image first and picks its budget; then the performer answers.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from pathreason.budget import TRAIN_BUDGET
-from pathreason.errors import ConfigError
-from pathreason.hookspecs import hookimpl
-from pathreason.specs import BudgeterSpec
+from pathreason.api import TRAIN_BUDGET, BudgetContext, BudgeterSpec, ConfigError, Decision, hookimpl
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from pathreason.api import Sample, TrainedAllocator
 
 
 class StaticBudgeter:
@@ -57,31 +62,38 @@ class NativeBudgeter:
 
 
 class AllocatorBudgeter:
-    """The trained token allocator of a run (two-stage inference: the allocator, then the performer).
+    """The trained token allocator of a run (two-stage: the allocator, then the performer).
 
-    It needs the run's models, so it works through an engine: ``engine.evaluate(budgeter="allocator")``
-    or ``engine.predict(..., budgeter="allocator")`` bind it (``needs_engine``).
+    It runs the run's models, so it works through an engine: ``engine.evaluate(budgeter="allocator")``
+    or ``engine.predict(..., budgeter="allocator")`` bind it to the run. Each decision counts the
+    allocator's own look at the image (``overhead_tokens``); an unusable allocator answer falls back
+    to the training budget (``fallback``).
     """
 
     name = "allocator"
-    needs_engine = True
 
     def __init__(self, argument: str | None = None) -> None:
         if argument:
             raise ConfigError(f"budgeter 'allocator' takes no argument, got 'allocator:{argument}'")
 
-    def tokens(self, sample: Any) -> int | None:
-        raise ConfigError("the 'allocator' budgeter runs a trained allocator model: use "
-                          "engine.evaluate(budgeter='allocator') or engine.predict(..., budgeter='allocator') "
-                          "on a run whose allocator is trained")
-
-    def bind(self, engine: Any, phase: str | None = None) -> Any:
-        from pathreason.allocator import BoundAllocator
-
-        return BoundAllocator(engine, phase)
+    def bind(self, context: BudgetContext, phase: str | None = None) -> BoundAllocator:
+        return BoundAllocator(context.allocator(phase))
 
     def __repr__(self) -> str:
         return "allocator"
+
+
+class BoundAllocator:
+    """The ``allocator`` budgeter bound to a run's trained allocator."""
+
+    def __init__(self, allocator: TrainedAllocator) -> None:
+        self.allocator = allocator
+
+    def decide(self, samples: Sequence[Sample], images: Sequence[Image.Image]) -> list[Decision]:
+        allocations = self.allocator.allocate(samples, images)
+        answers = self.allocator.performer.answer(samples, images, [a.budget for a in allocations])
+        return [Decision(answer=answer, overhead_tokens=a.allocator_tokens, fallback=a.fallback, info=a.as_info())
+                for a, answer in zip(allocations, answers)]
 
 
 @hookimpl

@@ -44,7 +44,7 @@ def answer_reward(kind: str, score: Callable[[Any, str, Any], float], completion
                   columns: Mapping[str, Any]) -> list[float | None]:
     """``score(extracted answer, gold answer, options)`` per completion of task ``kind``, ``None``
     for the others: the loop the answer-matching rewards (VQA, subtyping) share."""
-    from pathreason.rewards.parsing import extract_answer
+    from pathreason.api.completions import extract_answer
 
     n = len(completions)
     mask = applies(columns, n, kind)

@@ -1,6 +1,6 @@
 """The detection reward (paper Eq. 9, design §5.3): R = AP@0.5(B̂, B) of one completion.
 
-- B̂: the boxes ``[[x1, y1, x2, y2], ...]`` of the answer (:func:`pathreason.rewards.parsing.parse_boxes`),
+- B̂: the boxes ``[[x1, y1, x2, y2], ...]`` of the answer (:func:`pathreason.api.completions.parse_boxes`),
   in the order written; they carry no scores, so the written order is the ranking.
 - Matching (the COCO rule, also used by :mod:`pathreason.metrics`): each prediction in turn takes
   the not yet matched ground-truth box of highest IoU (ties: the later box, as pycocotools); it is
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from pathreason.api.completions import Completion, extract_answer, parse_boxes_array
 from pathreason.rewards.columns import applies, column
-from pathreason.rewards.parsing import Completion, extract_answer, parse_boxes_array
 
 __all__ = [
     "IOU_THRESHOLD",

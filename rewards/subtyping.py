@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pathreason.api.completions import Completion
 from pathreason.rewards.choices import matches_choice
 from pathreason.rewards.columns import answer_reward
-from pathreason.rewards.parsing import Completion
 
 __all__ = ["score_subtyping", "subtyping_reward"]
 

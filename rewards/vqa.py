@@ -25,10 +25,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pathreason.api.completions import Completion
 from pathreason.rewards.bleu import sentence_bleu
 from pathreason.rewards.choices import is_yes_no, matches_choice, normalize_answer
 from pathreason.rewards.columns import answer_reward
-from pathreason.rewards.parsing import Completion
 
 __all__ = ["is_closed", "score_vqa", "vqa_reward"]
 

@@ -1,5 +1,7 @@
-"""pathreason's first-party tasks: ``vqa``, ``subtyping`` and ``detection`` (registered as plugins)."""
+"""pathreason's first-party tasks: ``vqa``, ``subtyping`` and ``detection``, registered as plugins
+(:mod:`pathreason.tasks.plugin`). Each owns its prompt (:mod:`.prompts`) and metrics (:mod:`.metrics`)."""
 
-from pathreason.tasks.base import Task, View, make_view
+from pathreason.api._moved import moved
 
-__all__ = ["Task", "View", "make_view"]
+__getattr__ = moved(__name__, {"Task": "pathreason.api.task", "View": "pathreason.api.budget",
+                               "make_view": "pathreason.api.budget"})

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pathreason.prompts import detection_prompt
-from pathreason.tasks.base import Task, View
+from pathreason.api import Task, View
+from pathreason.tasks.prompts import detection_prompt
 
 if TYPE_CHECKING:
-    from pathreason.sample import Sample
+    from pathreason.api import Sample
 
 
 def format_boxes(boxes: Sequence[Sequence[float]]) -> str:
@@ -47,7 +47,7 @@ class DetectionTask(Task):
     def parse(self, completion: str, view: View) -> list[list[float]] | None:
         """Boxes in original pixels, or ``None`` when there is no answer at all (which scores 0
         even on an image without objects: only an explicit ``[]`` claims "nothing here")."""
-        from pathreason.rewards.parsing import extract_answer, parse_boxes
+        from pathreason.api.completions import extract_answer, parse_boxes
 
         answer = extract_answer(completion)
         return None if answer is None else view.to_original(parse_boxes(answer))
@@ -58,6 +58,6 @@ class DetectionTask(Task):
         return float(score_detection(parsed, sample.boxes))
 
     def metrics(self, samples: Sequence[Sample], parsed: Sequence[Any]) -> dict[str, float]:
-        from pathreason.metrics import detection_map
+        from pathreason.tasks.metrics import detection_map
 
         return dict(detection_map([p or [] for p in parsed], [s.boxes for s in samples]))

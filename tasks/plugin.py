@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pathreason.hookspecs import hookimpl
-from pathreason.specs import TaskSpec
+from pathreason.api.hookspecs import hookimpl
+from pathreason.api.specs import TaskSpec
 
 
 def _vqa(**options: Any) -> Any:

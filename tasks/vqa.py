@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pathreason.prompts import format_options, vqa_prompt
-from pathreason.tasks.base import Task
+from pathreason.api import DataError, Task, format_options
+from pathreason.api.prompts import LETTERS
+from pathreason.tasks.prompts import vqa_prompt
 
 if TYPE_CHECKING:
-    from pathreason.sample import Sample
+    from pathreason.api import Sample
 
 
 class VQATask(Task):
@@ -18,6 +19,14 @@ class VQATask(Task):
     name = "vqa"
     reward_names = ("vqa",)
     metric_names = ("accuracy", "bleu")
+
+    def validate(self, sample: Sample) -> None:
+        """A multiple-choice answer is its option's letter (``"B"``)."""
+        if sample.options and sample.answer:
+            letters = LETTERS[:len(sample.options)]
+            if len(sample.answer) != 1 or sample.answer not in letters:
+                raise DataError(f"sample {sample.id!r}: answer {sample.answer!r} is not an option letter "
+                                f"(A-{letters[-1]}) of its {len(sample.options)} options")
 
     def user_text(self, sample: Sample) -> str:
         text = vqa_prompt(sample.question)
@@ -34,7 +43,7 @@ class VQATask(Task):
         return float(score_vqa(parsed, sample.answer, sample.options))
 
     def metrics(self, samples: Sequence[Sample], parsed: Sequence[Any]) -> dict[str, float]:
-        from pathreason.metrics import vqa_scores
+        from pathreason.tasks.metrics import vqa_scores
 
         return dict(vqa_scores([p if p is not None else "" for p in parsed], [s.answer for s in samples],
                                [list(s.options) for s in samples]))

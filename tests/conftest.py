@@ -25,7 +25,7 @@ def pathreason_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_path(pathreason_home: Path) -> Path:
     """The embedded tiny preset, built through the same path a user's first run takes."""
-    from pathreason.models.tiny import tiny_path as build
+    from pathreason.plugins.models.tiny import tiny_path as build
 
     return build()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pathreason.models.processor  # noqa: F401  (registers the image-only processor)
-from pathreason.errors import UnknownNameError
+from pathreason.api import UnknownNameError
 
 logger = logging.getLogger(__name__)
 

@@ -1,39 +1,11 @@
-"""Dataset plugin ``digestpath``: DigestPath 2019 (tissue) from a local folder (``root=``); never downloads.
+"""Dataset plugin ``digestpath``: read from a local folder (``root=``), never downloaded.
 
 The reader is :mod:`pathreason.plugins.datasets.readers.digestpath` (imported on first use).
 """
 
-from __future__ import annotations
+from pathreason.plugins.datasets.local import local_dataset
 
-from pathlib import Path
-from typing import Any
-
-from pathreason import DatasetSpec, hookimpl
-
-
-def load(root: str | Path, split: str = "train", **options: Any) -> Any:
-    """The samples of ``split`` (a list with a ``.report`` of skipped records)."""
-    from pathreason.plugins.datasets.readers import digestpath
-
-    return digestpath.load(root, split=split, **options)
-
-
-def check(root: str | Path, **options: Any) -> Any:
-    """A :class:`~pathreason.plugins.datasets.readers.DatasetSummary` of the folder."""
-    from pathreason.plugins.datasets.readers import digestpath
-
-    return digestpath.check(root, **options)
-
-
-@hookimpl
-def pathreason_datasets() -> list[DatasetSpec]:
-    return [
-        DatasetSpec(
-            name="digestpath",
-            factory=load,
-            description="DigestPath 2019 tissue: colon lesion detection, JPEG masks cut into 1024-pixel tiles.",
-            tasks=('detection',),
-            needs_root=True,
-            check=check,
-        )
-    ]
+pathreason_datasets = local_dataset(
+    "digestpath", tasks=('detection',),
+    description="DigestPath 2019 tissue: colon lesion detection, JPEG masks cut into 1024-pixel tiles.",
+)

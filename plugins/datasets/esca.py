@@ -1,39 +1,11 @@
-"""Dataset plugin ``esca``: ESCA from a local folder (``root=``); never downloads.
+"""Dataset plugin ``esca``: read from a local folder (``root=``), never downloaded.
 
 The reader is :mod:`pathreason.plugins.datasets.readers.esca` (imported on first use).
 """
 
-from __future__ import annotations
+from pathreason.plugins.datasets.local import local_dataset
 
-from pathlib import Path
-from typing import Any
-
-from pathreason import DatasetSpec, hookimpl
-
-
-def load(root: str | Path, split: str = "train", **options: Any) -> Any:
-    """The samples of ``split`` (a list with a ``.report`` of skipped records)."""
-    from pathreason.plugins.datasets.readers import esca
-
-    return esca.load(root, split=split, **options)
-
-
-def check(root: str | Path, **options: Any) -> Any:
-    """A :class:`~pathreason.plugins.datasets.readers.DatasetSummary` of the folder."""
-    from pathreason.plugins.datasets.readers import esca
-
-    return esca.check(root, **options)
-
-
-@hookimpl
-def pathreason_datasets() -> list[DatasetSpec]:
-    return [
-        DatasetSpec(
-            name="esca",
-            factory=load,
-            description="ESCA: oesophageal tissue classes, 11 classes, split by centre (<centre>/<CLASS>/*.jpg).",
-            tasks=('subtyping',),
-            needs_root=True,
-            check=check,
-        )
-    ]
+pathreason_datasets = local_dataset(
+    "esca", tasks=('subtyping',),
+    description="ESCA: oesophageal tissue classes, 11 classes, split by centre (<centre>/<CLASS>/*.jpg).",
+)

@@ -1,39 +1,11 @@
-"""Dataset plugin ``pathvqa``: PathVQA from a local folder (``root=``); never downloads.
+"""Dataset plugin ``pathvqa``: read from a local folder (``root=``), never downloaded.
 
 The reader is :mod:`pathreason.plugins.datasets.readers.pathvqa` (imported on first use).
 """
 
-from __future__ import annotations
+from pathreason.plugins.datasets.local import local_dataset
 
-from pathlib import Path
-from typing import Any
-
-from pathreason import DatasetSpec, hookimpl
-
-
-def load(root: str | Path, split: str = "train", **options: Any) -> Any:
-    """The samples of ``split`` (a list with a ``.report`` of skipped records)."""
-    from pathreason.plugins.datasets.readers import pathvqa
-
-    return pathvqa.load(root, split=split, **options)
-
-
-def check(root: str | Path, **options: Any) -> Any:
-    """A :class:`~pathreason.plugins.datasets.readers.DatasetSummary` of the folder."""
-    from pathreason.plugins.datasets.readers import pathvqa
-
-    return pathvqa.check(root, **options)
-
-
-@hookimpl
-def pathreason_datasets() -> list[DatasetSpec]:
-    return [
-        DatasetSpec(
-            name="pathvqa",
-            factory=load,
-            description="PathVQA: open and yes/no questions on pathology images (HF parquet or the original pickles).",
-            tasks=('vqa',),
-            needs_root=True,
-            check=check,
-        )
-    ]
+pathreason_datasets = local_dataset(
+    "pathvqa", tasks=('vqa',),
+    description="PathVQA: open and yes/no questions on pathology images (HF parquet or the original pickles).",
+)

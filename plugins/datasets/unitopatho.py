@@ -1,39 +1,11 @@
-"""Dataset plugin ``unitopatho``: UniToPatho from a local folder (``root=``); never downloads.
+"""Dataset plugin ``unitopatho``: read from a local folder (``root=``), never downloaded.
 
 The reader is :mod:`pathreason.plugins.datasets.readers.unitopatho` (imported on first use).
 """
 
-from __future__ import annotations
+from pathreason.plugins.datasets.local import local_dataset
 
-from pathlib import Path
-from typing import Any
-
-from pathreason import DatasetSpec, hookimpl
-
-
-def load(root: str | Path, split: str = "train", **options: Any) -> Any:
-    """The samples of ``split`` (a list with a ``.report`` of skipped records)."""
-    from pathreason.plugins.datasets.readers import unitopatho
-
-    return unitopatho.load(root, split=split, **options)
-
-
-def check(root: str | Path, **options: Any) -> Any:
-    """A :class:`~pathreason.plugins.datasets.readers.DatasetSummary` of the folder."""
-    from pathreason.plugins.datasets.readers import unitopatho
-
-    return unitopatho.check(root, **options)
-
-
-@hookimpl
-def pathreason_datasets() -> list[DatasetSpec]:
-    return [
-        DatasetSpec(
-            name="unitopatho",
-            factory=load,
-            description="UniToPatho: colorectal polyp subtyping, 6 classes (800/{train,test}.csv).",
-            tasks=('subtyping',),
-            needs_root=True,
-            check=check,
-        )
-    ]
+pathreason_datasets = local_dataset(
+    "unitopatho", tasks=('subtyping',),
+    description="UniToPatho: colorectal polyp subtyping, 6 classes (800/{train,test}.csv).",
+)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pathreason.errors import DataError
+from pathreason.api import DataError
+from pathreason.api.sample import Sample
 from pathreason.plugins.datasets.readers.regions import runs_of_labels
 from pathreason.plugins.datasets.readers.report import (
     DatasetSummary,
@@ -31,7 +32,6 @@ from pathreason.plugins.datasets.readers.report import (
     summarize,
 )
 from pathreason.plugins.datasets.readers.tiled import DEFAULT_MIN_BOX, DEFAULT_TILE, tile_samples
-from pathreason.sample import Sample
 
 NAME = "crag"
 SPLITS = ("train", "test")

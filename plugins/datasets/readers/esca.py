@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pathreason.errors import DataError
+from pathreason.api import DataError
+from pathreason.api.sample import Sample
 from pathreason.plugins.datasets.readers.report import (
     DatasetSummary,
     LoadedSamples,
@@ -25,7 +26,6 @@ from pathreason.plugins.datasets.readers.report import (
     require_dir,
     summarize,
 )
-from pathreason.sample import Sample
 
 NAME = "esca"
 SPLITS = ("train", "test")

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pathreason.errors import DataError
+from pathreason.api import DataError
+from pathreason.api.sample import Sample, option_letter
 from pathreason.plugins.datasets.readers.report import (
     DatasetSummary,
     LoadedSamples,
@@ -32,7 +33,6 @@ from pathreason.plugins.datasets.readers.report import (
     require_dir,
     summarize,
 )
-from pathreason.sample import Sample, option_letter
 
 NAME = "pathmmu"
 SUBSETS = ("PubMed", "EduContent", "Atlas", "PathCLS", "SocialPath")

@@ -23,7 +23,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from pathreason.errors import DataError
+from pathreason.api import DataError
+from pathreason.api.sample import ImageRef, Sample
 from pathreason.plugins.datasets.readers.report import (
     DatasetSummary,
     LoadedSamples,
@@ -33,7 +34,6 @@ from pathreason.plugins.datasets.readers.report import (
     require_dir,
     summarize,
 )
-from pathreason.sample import ImageRef, Sample
 
 NAME = "pathvqa"
 SPLITS = ("train", "validation", "test")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pathreason.api.sample import ImageRef, Sample
 from pathreason.plugins.datasets.readers.regions import Runs, tile_boxes, tile_grid
-from pathreason.sample import ImageRef, Sample
 
 DEFAULT_TILE = 1024
 DEFAULT_MIN_BOX = 16

@@ -1,0 +1,44 @@
+"""The oracle budget: per image, the smallest budget at which the frozen performer answers it right.
+
+It is the allocator's best possible answer under Eq. 10 on a 0/1 score, the target of the ``oracle``
+warm-up, and the reference line of ``ablate-budget``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathreason.allocator.reward import PerformerScorer
+
+__all__ = ["CORRECT", "oracle_budgets", "oracle_targets"]
+
+#: A score at or above this is "right" (the 0/1 scores of closed VQA and subtyping).
+CORRECT = 0.5
+
+
+def oracle_budgets(scores: dict[int, dict[str, float]]) -> dict[str, int]:
+    """Per sample id: the smallest budget whose score is ≥ :data:`CORRECT`, else the largest budget.
+
+    >>> oracle_budgets({16: {"a": 1.0, "b": 0.0}, 256: {"a": 1.0, "b": 0.0}})
+    {'a': 16, 'b': 256}
+    """
+    budgets = sorted(scores)
+    ids = set().union(*(scores[b] for b in budgets))
+    return {i: next((b for b in budgets if scores[b].get(i, 0.0) >= CORRECT), budgets[-1]) for i in sorted(ids)}
+
+
+def oracle_targets(scorer: PerformerScorer, ids: Sequence[str], candidates: Sequence[int],
+                   chunk: int = 64) -> dict[str, int]:
+    """Each sample's oracle budget: the smallest of ``candidates`` at which the frozen performer
+    answers it correctly (score >= 0.5), else the largest. Scored with ``scorer`` (batched
+    ``chunk`` generations at a time, cached, so GRPO later reuses these scores)."""
+    requests = [(sid, n) for n in sorted(set(candidates)) for sid in ids]
+    values: list[float] = []
+    for start in range(0, len(requests), chunk):
+        values += scorer.scores(requests[start:start + chunk])
+    scores: dict[int, dict[str, float]] = {}
+    for (sid, n), value in zip(requests, values):
+        scores.setdefault(n, {})[sid] = value
+    return oracle_budgets(scores)

@@ -1,0 +1,76 @@
+"""The rows TRL trains on: SFT conversations and GRPO prompts, each image resized to its budget.
+
+Every row is built from a sample, its decoded image, its task and a :class:`~pathreason.api.View`
+(the image under a budget, with boxes mapped into the frame the model reads). Training budgets come
+from ``budget.budgeter``, which must answer from the sample alone.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pathreason.api import Budgeter, ConfigError, Sample, Task, make_view, resize_for_view
+from pathreason.registry import get_budgeter
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from pathreason.config import RunConfig
+
+
+def training_budgeter(config: RunConfig) -> Budgeter:
+    """The budgeter of training images (``budget.budgeter``)."""
+    name = config.budgeter_name(config.budget.budgeter)
+    budgeter = get_budgeter(name)
+    if not isinstance(budgeter, Budgeter):
+        raise ConfigError(f"budget.budgeter {name!r} cannot budget training images: it has no tokens(sample) "
+                          "(a two-stage budgeter, such as the allocator, runs only at inference)")
+    return budgeter
+
+
+def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sample],
+             images: Sequence[Image.Image], box_frame: str) -> list[dict[str, Any]]:
+    """Prompt/completion conversations with the image resized to its budget, shuffled (seeded).
+
+    With ``sft.budget_mix`` each sample also appears at a budget drawn from the mix (so the performer
+    learns to answer at every budget the allocator may choose), except samples whose difficulty or
+    task is in ``sft.budget_mix_exclude``.
+    """
+    rng = random.Random(config.seed)
+    sft = config.sft
+    budgeter = training_budgeter(config)
+    rows = []
+    for sample, image in zip(samples, images):
+        task = tasks[sample.task]
+        budgets = [budgeter.tokens(sample)]
+        excluded = sample.meta.get("difficulty") in sft.budget_mix_exclude or sample.task in sft.budget_mix_exclude
+        if sft.budget_mix and not excluded:
+            budgets.append(rng.choice(sft.budget_mix))
+        for budget in budgets:
+            view = make_view(image.size, budget, box_frame, config.budget.patch)
+            rows.append({
+                "prompt": task.messages(sample),
+                "completion": [{"role": "assistant", "content": [{"type": "text", "text": task.target(sample, view)}]}],
+                "images": [resize_for_view(image, view)],
+                "length": view.tokens,  # lets the sampler batch images of one budget together
+            })
+    rng.shuffle(rows)
+    return rows
+
+
+def grpo_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sample],
+              images: Sequence[Image.Image], box_frame: str) -> list[dict[str, Any]]:
+    """Prompts with the image at its training budget, and the reward columns of each task."""
+    budgeter = training_budgeter(config)
+    rows = []
+    for sample, image in zip(samples, images):
+        task = tasks[sample.task]
+        view = make_view(image.size, budgeter.tokens(sample), box_frame, config.budget.patch)
+        rows.append({"prompt": task.messages(sample), "image": resize_for_view(image, view), "id": sample.id,
+                     **task.reward_columns(sample, view)})
+    return rows
+
+
+__all__ = ["grpo_rows", "sft_rows", "training_budgeter"]

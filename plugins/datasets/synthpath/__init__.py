@@ -1,0 +1,32 @@
+"""Dataset plugin ``synthpath``: the embedded synthetic H&E benchmark (generated from a seed, no download).
+
+The generator is :mod:`pathreason.plugins.datasets.synthpath.generator` (imported on first use, so
+listing plugins stays fast); :mod:`.tissue` draws the images and :mod:`.he_tiles` holds the real H&E
+backgrounds shipped with the package.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pathreason.api import DatasetSpec, hookimpl
+
+
+def load(split: str = "train", **options: Any) -> list[Any]:
+    """``generate(split, n=None, seed=0, task=None, tile=448, real_background=False)`` of the generator."""
+    from pathreason.plugins.datasets.synthpath.generator import generate
+
+    return generate(split, **options)
+
+
+@hookimpl
+def pathreason_datasets() -> list[DatasetSpec]:
+    return [
+        DatasetSpec(
+            name="synthpath",
+            factory=load,
+            description="Synthetic H&E-like colon tiles for VQA, subtyping and detection, with coarse "
+            "(4-16 token) and fine (~256 token) labels; generated from a seed, no download.",
+            tasks=("vqa", "subtyping", "detection"),
+        )
+    ]

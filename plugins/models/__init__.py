@@ -1,0 +1,72 @@
+"""First-party model presets: the embedded ``tiny`` model and the Qwen2.5-VL hub checkpoints.
+
+Hub ids are only resolved to a download when a user asks for them; tests never load them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pathreason.api.hookspecs import hookimpl
+from pathreason.api.specs import ModelSpec
+
+#: The paper's recipe (design §6): LoRA r=16, alpha=64 on all linear layers of the language model.
+PAPER_RECIPE: dict[str, Any] = {
+    "lora": {"r": 16, "lora_alpha": 64, "target_modules": "all-linear"},
+    "sft": {"learning_rate": 1e-4, "weight_decay": 0.1, "lr_scheduler_type": "cosine"},
+}
+
+
+def _tiny() -> str:
+    from pathreason.plugins.models.tiny import tiny_path
+
+    return str(tiny_path())
+
+
+#: The tiny preset's own recipe; the user's config always wins over it. A LoRA on a randomly
+#: initialised tiny model barely moves, so the tiny preset fine-tunes the whole language model
+#: (``lora: null``) with its random vision tower frozen, at a high learning rate, and mixes
+#: budgets during SFT so that the performer can answer at any budget an allocator may pick, except
+#: for fine samples: their detail is gone below 256 tokens, and teaching their label there only
+#: taught the performer to guess. 250 SFT steps: synthpath subtyping reaches balanced accuracy 1.00
+#: at 256 tokens, 1.00 on coarse and 0.00 on fine tiles below it (benchmarks/allocator.py).
+#: Detection stays at the training budget: a box is written in the pixels of the image shown, so
+#: each budget has its own frame, and with the mix the tiny model wrote the same boxes for every
+#: tile (synthpath mAP 0.001; 0.075 without the mix, same data and steps).
+#: A detection run alone trains 400 steps with the per-sample loss: box lists are long and their
+#: length varies (0-5 boxes), so per-token averaging let the many unfindable small-gland boxes
+#: dominate; synthpath mAP 0.012 at 250 steps, 0.020 with the per-sample loss, 0.072 (large glands
+#: 0.39, mAP@0.1 0.70) with both. Other tasks learn in 250 steps and keep their token-averaged loss.
+TINY_RECIPE: dict[str, Any] = {
+    "lora": None,
+    "sft": {"learning_rate": 1e-3, "warmup_ratio": 0.05, "max_steps": 250, "per_device_train_batch_size": 16,
+            "budget_mix": [16, 32, 64, 128], "budget_mix_exclude": ["fine", "detection"], "logging_steps": 10,
+            "freeze_vision": True},
+    "grpo": {"learning_rate": 5e-6, "max_steps": 30, "per_device_train_batch_size": 8, "num_generations": 4,
+             "max_completion_length": 128, "logging_steps": 5},
+    # The allocator is a LoRA on the performer; the tiny model's output rows for digits were never
+    # trained (its tasks answer in words), so the adapter also trains a copy of lm_head. From a
+    # uniform-budget warm-up, twenty GRPO steps settled on one budget for every image, so the
+    # warm-up teaches 128 images' oracle budgets (scored by the performer itself) and GRPO refines
+    # them at a low learning rate (1e-3 undid the warm-up's answer format in two steps). Twelve
+    # GRPO steps keep the whole allocator phase under 5 minutes on a 2-core CPU.
+    # "token_cost" prices every token: under Eq. 10 all budgets below N0 earn the same.
+    "allocator": {"lora": {"r": 16, "lora_alpha": 64, "modules_to_save": ["lm_head"]},
+                  "warmup_steps": 30, "warmup_target": "oracle", "warmup_samples": 128, "warmup_learning_rate": 3e-3,
+                  "learning_rate": 1e-4, "lr_scheduler_type": "constant_with_warmup", "max_steps": 12,
+                  "per_device_train_batch_size": 16, "num_generations": 4, "max_completion_length": 24,
+                  "logging_steps": 2, "rule": "token_cost", "lam": 0.25},
+    "by_task": {"detection": {"sft": {"max_steps": 400, "loss_per_sample": True}}},
+}
+
+
+@hookimpl
+def pathreason_models() -> list[ModelSpec]:
+    return [
+        ModelSpec(name="tiny", factory=_tiny, recipe=TINY_RECIPE,
+                  description="embedded tiny Qwen2.5-VL (built locally, no download; the default)"),
+        ModelSpec(name="qwen2.5-vl-3b", factory=lambda: "Qwen/Qwen2.5-VL-3B-Instruct", recipe=PAPER_RECIPE,
+                  description="Qwen/Qwen2.5-VL-3B-Instruct from the Hugging Face Hub"),
+        ModelSpec(name="qwen2.5-vl-7b", factory=lambda: "Qwen/Qwen2.5-VL-7B-Instruct", recipe=PAPER_RECIPE,
+                  description="Qwen/Qwen2.5-VL-7B-Instruct from the Hugging Face Hub (the paper's base model)"),
+    ]

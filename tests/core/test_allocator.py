@@ -1,0 +1,311 @@
+"""The token allocator: its reward (batched, cached, Eq. 10 and the token-cost rule), training as a
+second adapter on the tiny model, two-stage evaluate/predict, fallbacks, the refusal of an allocator
+trained for another performer, and the ``ablate-budget`` command. A few steps each: wiring, not
+learning (benchmarks/allocator.py measures what the allocator learns)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pathreason import Engine
+from pathreason.allocator import (
+    AllocationReward,
+    PerformerScorer,
+    allocation_messages,
+    oracle_targets,
+    warmup_rows,
+)
+from pathreason.api import Answer, ConfigError, RunError, UnknownNameError
+from pathreason.plugins.datasets.synthpath.generator import generate as synth
+from pathreason.registry import get_budgeter, get_reward
+from pathreason.rewards.allocation import RULES
+from pathreason.tasks.subtyping import SubtypingTask
+
+FAST: dict[str, Any] = {
+    "task": "subtyping",
+    "dataset__options": {"n": 8},
+    "sft": {"max_steps": 3, "per_device_train_batch_size": 4, "logging_steps": 1, "learning_rate": 1e-3},
+    "grpo": {"enabled": False, "max_completion_length": 24},
+    "allocator": {"max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 2, "warmup_steps": 2,
+                  "warmup_learning_rate": 1e-3, "max_completion_length": 16, "logging_steps": 1},
+}
+
+
+# ---------------------------------------------------------------------------------------- pure parts
+class FakeGenerate:
+    """A performer that answers ``answer`` and records each batched call (the resized sizes)."""
+
+    def __init__(self, answer: str) -> None:
+        self.text = answer
+        self.calls: list[list[tuple[int, int]]] = []
+
+    def sizes(self, images: list[Any], budgets: list[Any]) -> list[tuple[int, int]]:
+        from pathreason.api import make_view
+
+        return [make_view(im.size, b).size for im, b in zip(images, budgets)]
+
+    def answer_for(self, size: tuple[int, int]) -> str:
+        return f"<think> t </think> <answer> {self.text} </answer>"
+
+    def answer(self, samples: Any, images: Any, budgets: Any, *, logprobs: bool = False) -> list[Answer]:
+        sizes = self.sizes(images, budgets)
+        self.calls.append(sizes)
+        return [Answer(self.answer_for(size), 0, b) for size, b in zip(sizes, budgets)]
+
+
+def _scorer(answer: str) -> tuple[PerformerScorer, FakeGenerate, Any]:
+    samples = synth("test", n=2, seed=3, task="subtyping")
+    gen = FakeGenerate(answer)
+    scorer = PerformerScorer(gen, {"subtyping": SubtypingTask()}, {s.id: (s, s.load_image()) for s in samples})
+    return scorer, gen, samples
+
+
+def test_eq10_reward_by_hand_and_bad_answers_get_zero() -> None:
+    scorer, gen, samples = _scorer("")
+    s = samples[0]
+    gen.text = s.answer  # the performer is right at every budget: s(N) = 1
+    reward = AllocationReward(scorer, get_reward("eq10", lam=0.5))
+    completions = ["<think> a </think> <answer> 64 </answer>",     # 64 < N0=256: s = 1
+                   "<think> a </think> <answer> 256 </answer>",    # N >= N0: 0.5 * s
+                   "<think> a </think> <answer> 5000 </answer>",   # clamped to native 256: 0.5
+                   "<think> a </think> <answer> many </answer>",   # not an integer: 0
+                   "<think> a </think> <answer> 0 </answer>",      # not positive: 0
+                   "no answer at all"]
+    ids = [s.id] * len(completions)
+    out = reward(completions, id=ids, n0=[256] * 6, native=[256] * 6)
+    assert out == [1.0, 0.5, 0.5, 0.0, 0.0, 0.0]
+    wrong = AllocationReward(_scorer("no such class")[0], get_reward("allocation"))
+    assert wrong(completions[:2], id=ids[:2], n0=[256, 256], native=[256, 256]) == [0.0, 0.0]
+
+
+def test_token_cost_rule_by_hand() -> None:
+    scorer, gen, samples = _scorer("")
+    gen.text = samples[0].answer
+    reward = AllocationReward(scorer, get_reward("token_cost", lam=0.25))
+    out = reward(["<answer>64</answer>", "<answer>256</answer>"], id=[samples[0].id] * 2, n0=[256, 256],
+                 native=[256, 256])
+    assert out == pytest.approx([1 - 0.25 * 64 / 256, 1 - 0.25])
+    with pytest.raises(UnknownNameError, match="nope"):
+        Engine(task="subtyping", allocator={"rule": "nope"})
+
+
+def test_one_batched_generation_per_call_and_cache_per_resized_size() -> None:
+    scorer, gen, samples = _scorer("x")
+    reward = AllocationReward(scorer, get_reward("eq10"))
+    a, b = samples[0].id, samples[1].id
+    # 250 and 255 both give a 448-px tile 15x15 = 225 tokens (420 px): one performer run for both.
+    completions = [f"<answer>{n}</answer>" for n in (250, 255, 64, 64, 16, 250)]
+    reward(completions, id=[a, a, a, b, b, b], n0=[256] * 6, native=[256] * 6)
+    assert len(gen.calls) == 1 and scorer.generate_calls == 1
+    assert sorted(gen.calls[0]) == sorted([(420, 420), (224, 224), (224, 224), (112, 112), (420, 420)])
+    reward(completions, id=[a, a, a, b, b, b], n0=[256] * 6, native=[256] * 6)  # all cached
+    assert len(gen.calls) == 1 and len(scorer.cache) == 5
+    with pytest.raises(KeyError, match="unknown sample id"):
+        scorer.scores([("nope", 64)])
+
+
+class LookalikeGenerate(FakeGenerate):
+    """A performer that sees the speckle only on the full 448-px tile: below it, the coarse twin."""
+
+    def answer_for(self, size: tuple[int, int]) -> str:
+        return "<answer> " + ("adenoma with high-grade dysplasia" if size[0] >= 448 else "glandular adenoma") + " </answer>"
+
+
+def test_oracle_warmup_targets_are_each_images_smallest_sufficient_budget() -> None:
+    samples = synth("test", n=2, seed=3, task="subtyping")  # a glandular adenoma and its high-grade twin
+    assert [s.answer for s in samples] == ["glandular adenoma", "adenoma with high-grade dysplasia"]
+    gen = LookalikeGenerate("")
+    scorer = PerformerScorer(gen, {"subtyping": SubtypingTask()}, {s.id: (s, s.load_image()) for s in samples})
+    ids = [s.id for s in samples]
+    targets = oracle_targets(scorer, ids, [64, 16, 256, 32, 128], chunk=4)
+    assert targets == {ids[0]: 16, ids[1]: 256}
+    assert [len(c) for c in gen.calls] == [4, 4, 2] and len(scorer.cache) == 10  # batched, then cached
+    oracle_targets(scorer, ids, [16, 256])
+    assert len(gen.calls) == 3
+    rows = [{"id": i, "prompt": [], "image": None, "view_tokens": 256, "rationale": "r"} for i in ids]
+    warm = warmup_rows(rows, [16, 256], seed=0, targets=targets)
+    assert [r["completion"][0]["content"][0]["text"] for r in warm] == [
+        "<think> r </think> <answer> 16 </answer>", "<think> r </think> <answer> 256 </answer>"]
+
+
+def test_allocation_prompt_carries_n0_native_and_the_task_prompt() -> None:
+    s = synth("test", n=1, seed=0, task="subtyping")[0]
+    messages = allocation_messages(SubtypingTask(), s, 256, 300)
+    text = messages[-1]["content"][-1]["text"]
+    assert "current input token number is 256" in text and "maximum limit is 300" in text
+    assert "Classify this pathological image" in text and messages[-1]["content"][0] == {"type": "image"}
+
+
+def test_allocator_budgeter_is_two_stage_and_cannot_budget_training() -> None:
+    from pathreason.api import Budgeter, TwoStageBudgeter
+
+    budgeter = get_budgeter("allocator")
+    assert isinstance(budgeter, TwoStageBudgeter) and not isinstance(budgeter, Budgeter)
+    with pytest.raises(ConfigError, match="takes no argument"):
+        get_budgeter("allocator:7")
+    with pytest.raises(ConfigError, match="budget.budgeter 'allocator' cannot budget training images"):
+        Engine(task="subtyping", budget={"budgeter": "allocator"})
+
+
+# ---------------------------------------------------------------------------------------- tiny model
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    run = tmp_path_factory.mktemp("alloc") / "run"
+    engine = Engine(output_dir=str(run), **FAST)
+    engine.train()
+    engine.train_allocator()
+    return engine
+
+
+def test_allocator_is_a_second_adapter_on_the_performer(trained: Engine) -> None:
+    state = json.loads((trained.run.path / "state.json").read_text())
+    assert state["phases"] == {"sft": "done", "allocator": "done"}
+    final = trained.run.final_dir("allocator")
+    assert (final / "adapter_config.json").is_file() and (final / "adapter_model.safetensors").is_file()
+    meta = json.loads((final / "pathreason_allocator.json").read_text())
+    assert meta["performer_phase"] == "sft" and meta["rule"] == trained.config.allocator.rule
+    log = trained.run.read_log("allocator")
+    assert any(r.get("stage") == "warmup" and "loss" in r for r in log)
+    assert any("rewards/allocation/mean" in r and "rewards/format/mean" in r for r in log)
+    stats = next(r for r in log if r.get("stage") == "reward")
+    assert stats["performer_generate_calls"] <= 2  # at most one per GRPO step (2 steps)
+    oracle = next(r for r in log if r.get("stage") == "warmup_targets")  # the tiny preset's oracle warm-up
+    assert oracle["performer_generate_calls"] == 1  # 8 images x 5 candidates in one batch
+    assert sum(v for k, v in oracle.items() if k.startswith("budget_")) == 8
+    policy = trained.allocator_policy()
+    names = {n for n, _ in policy.model.named_parameters()}
+    assert any(".allocator." in n for n in names)
+    assert not any(p.requires_grad for _, p in policy.model.named_parameters())  # loaded for inference
+
+
+def test_known_allocation_gets_the_expected_reward_on_the_tiny_model(trained: Engine) -> None:
+    """The reward's performer run agrees with an independent evaluation at the same budget."""
+    import torch
+
+    policy = trained.allocator_policy("sft")
+    reward = trained.allocation_reward(policy, split="test")
+    sample = trained.samples("test", 8)[0]
+    scores = {}
+    for budget in (64, 256):
+        trained.evaluate(budgeter=f"static:{budget}", n=8, progress=False, phase="sft")
+        path = trained.run.path / "eval" / f"sft-static{budget}-test" / "predictions.jsonl"
+        scores[budget] = next(json.loads(x)["score"] for x in path.read_text().splitlines()
+                              if json.loads(x)["id"] == sample.id)
+    calls = []
+    original = policy.model.generate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("input_ids", args[0] if args else None).shape[0])
+        return original(*args, **kwargs)
+
+    policy.model.generate = counting
+    with torch.no_grad():
+        out = reward(["<answer>64</answer>", "<answer>256</answer>", "<answer>64</answer>", "<answer>x</answer>"],
+                     id=[sample.id] * 4, n0=[256] * 4, native=[256] * 4)
+    rule, lam = RULES[trained.config.allocator.rule], trained.config.allocator.lam
+    assert out == pytest.approx([rule(scores[64], 64, 256, lam), rule(scores[256], 256, 256, lam),
+                                 rule(scores[64], 64, 256, lam), 0.0])
+    assert calls == [2]  # one batched generation: budgets 64 and 256 of this sample, the repeat cached
+
+
+def test_two_stage_evaluate_and_predict(trained: Engine) -> None:
+    report = trained.evaluate(budgeter="allocator", n=8, progress=False)
+    entry = report.tasks["subtyping"]
+    assert entry["overhead_tpi"] == 256.0  # the allocator looks at the N0 view
+    assert entry["total_tpi"] == pytest.approx(entry["tpi"] + 256.0)
+    assert sum(int(v) for v in entry["budgets"].values()) == entry["n"] == 8
+    assert set(entry["by_difficulty"]) == {"coarse", "fine"}
+    assert 0 <= entry["fallbacks"] <= 8
+    rows = [json.loads(x) for x in (trained.run.path / "eval" / "sft-allocator-test" / "predictions.jsonl")
+            .read_text().splitlines()]
+    assert all({"allocator_answer", "allocator_tokens", "allocator_fallback"} <= set(r) for r in rows)
+    for r in rows:  # a fallback means the training budget; otherwise the parsed, clamped answer
+        assert r["budget"] == (256 if r["allocator_fallback"] else min(r["allocator_requested"], 256))
+    sample = trained.samples("test", 8)[0]
+    record = trained.predict(sample.image, options=sample.options, budgeter="allocator")
+    assert record.extra["allocator_tokens"] == 256 and record.budget >= 1 and "allocator_answer" in record.extra
+
+
+def test_low_view_counts_its_own_tokens(trained: Engine, tmp_path: Path) -> None:
+    engine = Engine.load(trained.run.path, allocator={**FAST["allocator"], "view": "low", "low_view_tokens": 4})
+    report = engine.evaluate(budgeter="allocator", n=4, progress=False, write=False)
+    assert report.tasks["subtyping"]["overhead_tpi"] == 4.0
+
+
+def test_unusable_answers_fall_back_to_the_training_budget(trained: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathreason.allocator import trained as trained_mod
+
+    monkeypatch.setattr(trained_mod, "parse_token_count", lambda text: None)
+    report = trained.evaluate(budgeter="allocator", n=4, progress=False, write=False)
+    entry = report.tasks["subtyping"]
+    assert entry["fallbacks"] == 4 and entry["budgets"] == {"256": 4}
+    assert "fallbacks 4" in report.table()
+
+
+def test_allocator_of_another_performer_is_refused(trained: Engine, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(trained.run.path, copy)
+    meta_path = copy / "allocator" / "final" / "pathreason_allocator.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "performer_fingerprint": "0" * 16}))
+    with pytest.raises(RunError, match="another task performer"):
+        Engine.load(copy).evaluate(budgeter="allocator", n=2, progress=False)
+    meta_path.write_text(json.dumps({**meta, "base_location": "/elsewhere/other-model"}))
+    with pytest.raises(RunError, match="trained on base model"):
+        Engine.load(copy).evaluate(budgeter="allocator", n=2, progress=False)
+
+
+def test_allocator_needs_a_trained_performer(tmp_path: Path) -> None:
+    engine = Engine(output_dir=str(tmp_path / "empty"), **FAST)
+    with pytest.raises(RunError, match="train one first"):
+        engine.train_allocator()
+
+
+def test_ablate_budget_command(trained: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathreason.cli import main
+
+    out = tmp_path / "ablation"
+    assert main(["ablate-budget", "--run", str(trained.run.path), "--budgets", "16,256", "--n", "4",
+                 "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| static:16 | subtyping |" in printed and "| allocator | subtyping |" in printed
+    assert "oracle subtyping: TPI" in printed
+    data = json.loads((out / "ablation.json").read_text())
+    assert [r["budgeter"] for r in data["rows"]] == ["static:16", "static:256", "allocator"]
+    oracle = data["oracle"]["subtyping"]["tpi"]
+    assert 16.0 <= oracle <= 256.0
+    assert (out / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit, match="comma-separated integers"):
+        main(["ablate-budget", "--run", str(trained.run.path), "--budgets", "16,lots"])
+
+
+def test_interrupted_allocator_resumes_from_its_checkpoint(trained: Engine, tmp_path: Path) -> None:
+    """A checkpoint of the allocator phase (its adapter in a sub-folder, as peft writes a named
+    adapter) brings training back: resume continues from it instead of starting over."""
+    copy = tmp_path / "copy"
+    shutil.copytree(trained.run.path, copy, ignore=shutil.ignore_patterns("allocator"))
+    state = json.loads((copy / "state.json").read_text())
+    state["phases"].pop("allocator")
+    (copy / "state.json").write_text(json.dumps(state))
+    settings = {**FAST["allocator"], "save_steps": 1, "max_steps": 1, "warmup_steps": 0}
+    engine = Engine.load(copy, allocator=settings)
+    engine.train_allocator()
+    first = [r for r in engine.run.read_log("allocator") if "rewards/allocation/mean" in r]
+    checkpoint = engine.run.last_checkpoint("allocator")
+    assert checkpoint is not None and (checkpoint / "allocator" / "adapter_model.safetensors").is_file()
+    # the kill: the final adapter and the "done" mark are lost, the checkpoint is not
+    shutil.rmtree(engine.run.final_dir("allocator"))
+    state = json.loads((copy / "state.json").read_text())
+    state["phases"].pop("allocator")
+    (copy / "state.json").write_text(json.dumps(state))
+    resumed = Engine.load(copy, allocator={**settings, "max_steps": 2})
+    resumed.train_allocator(resume=True)
+    log = [r for r in resumed.run.read_log("allocator") if "rewards/allocation/mean" in r]
+    assert [r["step"] for r in log] == [1, 2]
+    assert log[0] == first[0]  # step 1 is the checkpoint's record (same timing), not a re-run
+    assert (resumed.run.final_dir("allocator") / "adapter_model.safetensors").is_file()

@@ -1,0 +1,42 @@
+"""``pathreason demo --quick``: the whole method end to end (a few steps of everything), and its report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pathreason.cli import main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_quick_demo_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for task in ("vqa", "subtyping", "detection"):
+        assert f"### {task}" in printed
+    for row in ("untrained", "SFT", "+Performer", "+Performer+Allocator"):
+        assert f"| {row} |" in printed
+
+    data = json.loads((out / "tables.json").read_text())
+    assert set(data["tasks"]) == {"vqa", "subtyping", "detection"}
+    sub = {r["row"]: r for r in data["tasks"]["subtyping"]}
+    assert sub["untrained"]["tpi"] == 256.0 and sub["+Performer+Allocator"]["allocator_tpi"] == 256.0
+    assert "balanced_accuracy" in sub["SFT"] and "map_avg" in data["tasks"]["detection"][0]
+    assert {"SFT", "GRPO", "allocator"} <= set(data["timings_s"])
+    assert (out / "tables.md").read_text().startswith("### vqa")
+    for name in ("accuracy_vs_tpi", "reward_curves"):
+        assert Path(data["files"][name]).read_bytes()[:8] == PNG
+    examples = sorted(p.name for p in Path(data["files"]["examples"]).glob("*.png"))
+    assert {e.split("-")[0] for e in examples} == {"vqa", "subtyping", "detection"}
+
+    with pytest.raises(SystemExit, match="already holds a demo"):
+        main(["demo", "--quick", "--output", str(out)])
+
+
+def test_demo_rejects_an_unknown_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--quick", "--task", "segmentation", "--output", str(tmp_path / "d")]) == 2
+    assert "segmentation" in capsys.readouterr().err
