@@ -258,10 +258,10 @@ class RunConfig(BaseModel):
             if layer:
                 deep_merge(merged, _expand(layer))
         if apply_preset:
-            recipe = _preset_recipe(merged.get("model", "tiny"))
+            recipe = _preset_recipe(merged.get("model", DEFAULTS["model"]))
             if recipe:
                 base: dict[str, Any] = copy.deepcopy(dict(recipe))
-                deep_merge(base, _task_recipe(base.pop("by_task", None) or {}, merged.get("task", "vqa")))
+                deep_merge(base, _task_recipe(base.pop("by_task", None) or {}, merged.get("task", DEFAULTS["task"])))
                 deep_merge(base, merged)
                 merged = base
         try:

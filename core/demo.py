@@ -158,7 +158,7 @@ def _markdown(tables: dict[str, list[dict[str, Any]]]) -> str:
             continue
         metrics = [k for k in rows[0] if k not in ("row", "budgeter", "format_rate", "tpi", "overhead_tpi",
                                                     "budgets", "by_difficulty")]
-        head = ["", *metrics, "format", "TPI", "budgeter TPI"]
+        head = ["", *metrics, "format rate", "TPI", "budgeter TPI"]
         lines = [f"### {task}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in rows:
             cells = [r["row"], *(f"{r[m]:.3f}" if r[m] is not None else "-" for m in metrics),
@@ -228,7 +228,7 @@ def _draw_examples(engine: Any, report: Any, n: int, folder: Path, per_task: int
         draw = ImageDraw.Draw(canvas)
         for box in sample.boxes or []:
             draw.rectangle([v * sx for v in box], outline=(0, 160, 0), width=2)
-        if r.task == "detection" and isinstance(r.parsed, list):
+        if isinstance(r.parsed, list):  # a task that answers with boxes
             for box in r.parsed:
                 if isinstance(box, list) and len(box) == 4:
                     draw.rectangle([float(v) * sx for v in box], outline=(220, 0, 0), width=2)

@@ -198,7 +198,7 @@ def summarize(records: Sequence[Record], samples: Sequence[Sample], tasks: Mappi
 
 def _block(task: Task, recs: Sequence[Record], by_id: Mapping[str, Sample]) -> dict[str, Any]:
     metrics = task.metrics([by_id[r.id] for r in recs], [r.parsed for r in recs])
-    budgets = Counter("native" if r.budget is None else str(r.budget) for r in recs)
+    budgets = Counter("uncapped" if r.budget is None else str(r.budget) for r in recs)
     performer_tpi = float(tpi([r.tokens for r in recs]))
     overhead = float(tpi([r.overhead_tokens for r in recs]))
     return {

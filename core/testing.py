@@ -208,10 +208,11 @@ def check_reward(reward: Callable[..., Any] | RewardSpec | str, completions: Seq
 
 
 # ------------------------------------------------------------------------------ engine
-def tiny_engine(tmp_path: str | Path, task: str | Sequence[str] = "vqa", **overrides: Any) -> Engine:
+def tiny_engine(tmp_path: str | Path, task: str | Sequence[str] | None = None, **overrides: Any) -> Engine:
     """An :class:`~pathreason.Engine` on the embedded tiny model writing to ``tmp_path/run``, with
     :data:`TINY_SETTINGS` under ``overrides`` (nested dicts merge: ``sft={"max_steps": 1}`` keeps
-    the other SFT settings). Pass ``dataset="myplugin"`` for a plugin's own data.
+    the other SFT settings). ``task`` defaults to the configuration's default task; pass
+    ``dataset="myplugin"`` for a plugin's own data.
 
     >>> engine = tiny_engine(getfixture("tmp_path"), task="det")   # doctest: +SKIP
     >>> engine.train().run.read_log("grpo")[-1]["rewards/detection/mean"]  # doctest: +SKIP
@@ -220,8 +221,7 @@ def tiny_engine(tmp_path: str | Path, task: str | Sequence[str] = "vqa", **overr
     from pathreason.config import deep_merge
     from pathreason.engine import Engine
 
-    settings = deep_merge(copy.deepcopy(TINY_SETTINGS), overrides)
-    settings.setdefault("model", "tiny")
+    settings = deep_merge(copy.deepcopy(TINY_SETTINGS), overrides)  # the default model is the tiny one
     settings.setdefault("output_dir", str(Path(tmp_path) / "run"))
     return Engine(task=task, **settings)
 

@@ -12,8 +12,8 @@ so fewer tokens earn full credit and more tokens pay only when they more than do
 An unparseable or non-positive N̂ gets R_alloc = 0. The allocator's total reward adds R_format.
 
 Each rule is registered as a reward plugin (``eq10``, alias ``allocation``; ``token_cost``) whose
-callable takes TRL's arguments: the completions, and the columns ``n0`` (N₀), ``native`` (the native
-token count) and ``performer_score`` (s(N̂) of each completion, or ``None`` when its N̂ is unusable),
+callable takes TRL's arguments: the completions, and the columns ``n0`` (N₀), ``native_tokens`` (the
+native token count) and ``performer_score`` (s(N̂) of each completion, or ``None`` when its N̂ is unusable),
 which the allocator's trainer fills in by running the performer at each completion's budget. Another
 allocation rule is another reward plugin with the same columns (``allocator.rule`` names it).
 
@@ -24,7 +24,7 @@ allocation rule is another reward plugin with the same columns (``allocator.rule
 0.4
 >>> eq10 = rule_reward(allocation_reward, "eq10")
 >>> eq10(["<answer>64</answer>", "<answer>300</answer>", "<answer>?</answer>"], n0=[256] * 3,
-...      native=[1200] * 3, performer_score=[0.8, 0.8, None])
+...      native_tokens=[1200] * 3, performer_score=[0.8, 0.8, None])
 [0.8, 0.4, 0.0]
 """
 
@@ -70,10 +70,10 @@ def rule_reward(rule: Callable[[float, int, int, float], float], name: str,
                 lam: float = ALLOCATION_LAMBDA) -> Callable[..., list[float | None]]:
     """``rule`` (score, N̂, N₀, λ) as a reward with TRL's contract (see the module docstring)."""
 
-    def reward(completions: Sequence[Completion], n0: Sequence[int], native: Sequence[int],
+    def reward(completions: Sequence[Completion], n0: Sequence[int], native_tokens: Sequence[int],
                performer_score: Sequence[float | None], **_: Any) -> list[float | None]:
         out: list[float | None] = []
-        for completion, n_orig, n_native, score in zip(completions, n0, native, performer_score):
+        for completion, n_orig, n_native, score in zip(completions, n0, native_tokens, performer_score):
             n_pred = parse_token_count(completion_text(completion))
             if n_pred is None or score is None:
                 out.append(0.0)

@@ -57,11 +57,11 @@ def allocation_target(n: int, rationale: str) -> str:
 def allocator_rows(section: AllocatorSection, tasks: Mapping[str, Task], samples: Sequence[Sample],
                    images: Sequence[Image.Image], train_tokens: int, patch: int = 28) -> list[dict[str, Any]]:
     """The allocator's GRPO rows: ``prompt`` (the allocation prompt), ``image`` (its view), ``id``,
-    ``task``, ``n0``, ``native``, ``view_tokens`` and the task's ``rationale`` (for the warm-up)."""
+    ``task``, ``n0``, ``native_tokens``, ``view_tokens`` and the task's ``rationale`` (for the warm-up)."""
     rows = []
     for sample, image in zip(samples, images):
         a = allocator_input(image, section, train_tokens, patch)
         rows.append({"prompt": allocation_messages(tasks[sample.task], sample, a.n0, a.native),
-                     "image": a.image, "id": sample.id, "task": sample.task, "n0": a.n0, "native": a.native,
+                     "image": a.image, "id": sample.id, "task": sample.task, "n0": a.n0, "native_tokens": a.native,
                      "view_tokens": a.view_tokens, "rationale": tasks[sample.task].rationale(sample)})
     return rows

@@ -74,22 +74,21 @@ class PerformerScorer:
 class AllocationReward:
     """The allocator's TRL reward function (see the module docstring).
 
-    Columns (TRL passes dataset columns as keyword arguments): ``id``, ``n0``, ``native``. An answer
+    Columns (TRL passes dataset columns as keyword arguments): ``id``, ``n0``, ``native_tokens``. An answer
     that is not a positive integer (or is absurdly large) is not scored by the performer, and the
     rule gives it 0.
     """
 
-    __name__ = "allocation"
-
     def __init__(self, scorer: PerformerScorer, rule: Callable[..., list[float | None]]) -> None:
         self.scorer = scorer
         self.rule = rule
+        self.__name__ = rule.__name__  # TRL logs rewards/<__name__>/mean: the rule's registered name
 
-    def __call__(self, completions: Sequence[Any], id: Sequence[str], n0: Sequence[int], native: Sequence[int],
-                 **_: Any) -> list[float | None]:
+    def __call__(self, completions: Sequence[Any], id: Sequence[str], n0: Sequence[int],
+                 native_tokens: Sequence[int], **_: Any) -> list[float | None]:
         allocations = [parse_token_count(completion_text(c)) for c in completions]
-        valid = [(i, clamp_tokens(n, native[i])) for i, n in enumerate(allocations) if n is not None]
+        valid = [(i, clamp_tokens(n, native_tokens[i])) for i, n in enumerate(allocations) if n is not None]
         scores: list[float | None] = [None] * len(completions)
         for (i, _n), score in zip(valid, self.scorer.scores([(id[i], n) for i, n in valid])):
             scores[i] = score
-        return self.rule(completions, n0=n0, native=native, performer_score=scores)
+        return self.rule(completions, n0=n0, native_tokens=native_tokens, performer_score=scores)

@@ -9,15 +9,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import pathreason.models.processor  # noqa: F401  (registers the image-only processor)
 from pathreason.api import UnknownNameError
+from pathreason.models.processor import (  # importing it registers the image-only processor
+    MAX_PIXELS,
+    MIN_PIXELS,
+)
 
 logger = logging.getLogger(__name__)
-
-#: Processor pixel bounds: pathreason resizes images to their budget itself, so the processor
-#: must accept any multiple-of-28 size from one patch up to the largest budget without resizing.
-MIN_PIXELS = 28 * 28
-MAX_PIXELS = 16384 * 28 * 28
 
 
 def resolve_model(name: str) -> tuple[str, Any]:

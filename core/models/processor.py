@@ -14,6 +14,11 @@ from transformers import AutoProcessor, Qwen2_5_VLConfig
 from transformers.models.qwen2_5_vl.processing_qwen2_5_vl import Qwen2_5_VLProcessor
 from transformers.processing_utils import ProcessorMixin
 
+#: Processor pixel bounds: pathreason resizes images to their budget itself, so the processor
+#: must accept any multiple-of-28 size from one patch up to the largest budget without resizing.
+MIN_PIXELS = 28 * 28
+MAX_PIXELS = 16384 * 28 * 28
+
 
 class ImageOnlyQwen2_5_VLProcessor(Qwen2_5_VLProcessor):
     """``Qwen2_5_VLProcessor`` without the video processor."""

@@ -131,7 +131,7 @@ def build_tokenizer() -> Any:
 def build_image_processor() -> Any:
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-    from pathreason.models.loading import MAX_PIXELS, MIN_PIXELS
+    from pathreason.models.processor import MAX_PIXELS, MIN_PIXELS
 
     return Qwen2VLImageProcessorPil(
         size={"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS},

@@ -77,10 +77,10 @@ def test_eq10_reward_by_hand_and_bad_answers_get_zero() -> None:
                    "<think> a </think> <answer> 0 </answer>",      # not positive: 0
                    "no answer at all"]
     ids = [s.id] * len(completions)
-    out = reward(completions, id=ids, n0=[256] * 6, native=[256] * 6)
+    out = reward(completions, id=ids, n0=[256] * 6, native_tokens=[256] * 6)
     assert out == [1.0, 0.5, 0.5, 0.0, 0.0, 0.0]
     wrong = AllocationReward(_scorer("no such class")[0], get_reward("allocation"))
-    assert wrong(completions[:2], id=ids[:2], n0=[256, 256], native=[256, 256]) == [0.0, 0.0]
+    assert wrong(completions[:2], id=ids[:2], n0=[256, 256], native_tokens=[256, 256]) == [0.0, 0.0]
 
 
 def test_token_cost_rule_by_hand() -> None:
@@ -88,7 +88,7 @@ def test_token_cost_rule_by_hand() -> None:
     gen.text = samples[0].answer
     reward = AllocationReward(scorer, get_reward("token_cost", lam=0.25))
     out = reward(["<answer>64</answer>", "<answer>256</answer>"], id=[samples[0].id] * 2, n0=[256, 256],
-                 native=[256, 256])
+                 native_tokens=[256, 256])
     assert out == pytest.approx([1 - 0.25 * 64 / 256, 1 - 0.25])
     with pytest.raises(UnknownNameError, match="nope"):
         Engine(task="subtyping", allocator={"rule": "nope"})
@@ -100,10 +100,10 @@ def test_one_batched_generation_per_call_and_cache_per_resized_size() -> None:
     a, b = samples[0].id, samples[1].id
     # 250 and 255 both give a 448-px tile 15x15 = 225 tokens (420 px): one performer run for both.
     completions = [f"<answer>{n}</answer>" for n in (250, 255, 64, 64, 16, 250)]
-    reward(completions, id=[a, a, a, b, b, b], n0=[256] * 6, native=[256] * 6)
+    reward(completions, id=[a, a, a, b, b, b], n0=[256] * 6, native_tokens=[256] * 6)
     assert len(gen.calls) == 1 and scorer.generate_calls == 1
     assert sorted(gen.calls[0]) == sorted([(420, 420), (224, 224), (224, 224), (112, 112), (420, 420)])
-    reward(completions, id=[a, a, a, b, b, b], n0=[256] * 6, native=[256] * 6)  # all cached
+    reward(completions, id=[a, a, a, b, b, b], n0=[256] * 6, native_tokens=[256] * 6)  # all cached
     assert len(gen.calls) == 1 and len(scorer.cache) == 5
     with pytest.raises(KeyError, match="unknown sample id"):
         scorer.scores([("nope", 64)])
@@ -171,7 +171,8 @@ def test_allocator_is_a_second_adapter_on_the_performer(trained: Engine) -> None
     assert meta["performer_phase"] == "sft" and meta["rule"] == trained.config.allocator.rule
     log = trained.run.read_log("allocator")
     assert any(r.get("stage") == "warmup" and "loss" in r for r in log)
-    assert any("rewards/allocation/mean" in r and "rewards/format/mean" in r for r in log)
+    rule = trained.config.allocator.rule
+    assert any(f"rewards/{rule}/mean" in r and "rewards/format/mean" in r for r in log)
     stats = next(r for r in log if r.get("stage") == "reward")
     assert stats["performer_generate_calls"] <= 2  # at most one per GRPO step (2 steps)
     oracle = next(r for r in log if r.get("stage") == "warmup_targets")  # the tiny preset's oracle warm-up
@@ -206,7 +207,7 @@ def test_known_allocation_gets_the_expected_reward_on_the_tiny_model(trained: En
     policy.model.generate = counting
     with torch.no_grad():
         out = reward(["<answer>64</answer>", "<answer>256</answer>", "<answer>64</answer>", "<answer>x</answer>"],
-                     id=[sample.id] * 4, n0=[256] * 4, native=[256] * 4)
+                     id=[sample.id] * 4, n0=[256] * 4, native_tokens=[256] * 4)
     rule, lam = RULES[trained.config.allocator.rule], trained.config.allocator.lam
     assert out == pytest.approx([rule(scores[64], 64, 256, lam), rule(scores[256], 256, 256, lam),
                                  rule(scores[64], 64, 256, lam), 0.0])
@@ -295,7 +296,7 @@ def test_interrupted_allocator_resumes_from_its_checkpoint(trained: Engine, tmp_
     settings = {**FAST["allocator"], "save_steps": 1, "max_steps": 1, "warmup_steps": 0}
     engine = Engine.load(copy, allocator=settings)
     engine.train_allocator()
-    first = [r for r in engine.run.read_log("allocator") if "rewards/allocation/mean" in r]
+    first = [r for r in engine.run.read_log("allocator") if f"rewards/{engine.config.allocator.rule}/mean" in r]
     checkpoint = engine.run.last_checkpoint("allocator")
     assert checkpoint is not None and (checkpoint / "allocator" / "adapter_model.safetensors").is_file()
     # the kill: the final adapter and the "done" mark are lost, the checkpoint is not
@@ -305,7 +306,7 @@ def test_interrupted_allocator_resumes_from_its_checkpoint(trained: Engine, tmp_
     (copy / "state.json").write_text(json.dumps(state))
     resumed = Engine.load(copy, allocator={**settings, "max_steps": 2})
     resumed.train_allocator(resume=True)
-    log = [r for r in resumed.run.read_log("allocator") if "rewards/allocation/mean" in r]
+    log = [r for r in resumed.run.read_log("allocator") if f"rewards/{engine.config.allocator.rule}/mean" in r]
     assert [r["step"] for r in log] == [1, 2]
     assert log[0] == first[0]  # step 1 is the checkpoint's record (same timing), not a re-run
     assert (resumed.run.final_dir("allocator") / "adapter_model.safetensors").is_file()
