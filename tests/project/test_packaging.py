@@ -13,6 +13,7 @@ import pytest
 import tomllib
 
 import pathreason
+from pathreason.template import template_files
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = {"core": "pathreason", "tasks": "pathreason/tasks", "rewards": "pathreason/rewards",
@@ -47,6 +48,9 @@ def test_wheel_holds_exactly_the_pathreason_tree(wheel: zipfile.ZipFile) -> None
             expected.add(f"{target}/{py.relative_to(ROOT / folder).as_posix()}")
     assert expected <= set(names), sorted(expected - set(names))
     assert "pathreason/py.typed" in names
+    # the new-plugin template is package data: every file of it, and nothing else under its folder
+    shipped = {n for n in names if n.startswith("pathreason/templates/plugin/")}
+    assert shipped == {f"pathreason/templates/plugin/{path}" for path in template_files()}, shipped
 
 
 def test_wheel_declares_entry_points(wheel: zipfile.ZipFile) -> None:
