@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -25,18 +26,22 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in sorted(i.provides.items()))
         rows.append((i.name, f"{i.distribution} {i.version}".strip(), i.status, provides or (i.error or "")))
     _print_table(("name", "distribution", "status", "provides"), rows)
-    failed = [i for i in infos if i.status == "failed"]
-    for i in failed:
-        print(f"\n{i.where()} failed: {i.error}", file=sys.stderr)
+    for i in infos:  # the full text, which the table cuts to its first line
+        if i.status == "failed":
+            print(f"\n{i.where()} failed: {i.error}", file=sys.stderr)
+        for conflict in i.conflicts:
+            print(f"\n{i.where()} conflict: {conflict}", file=sys.stderr)
     return 0
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    """A plain text table; a cell holding several lines shows its first (the caller prints the rest)."""
+    cells = [[str(x).strip().split("\n", 1)[0].rstrip() for x in row] for row in [header, *rows]]
+    widths = [max(len(x) for x in col) for col in zip(*cells)]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
-    print(line.format(*header).rstrip())
+    print(line.format(*cells[0]).rstrip())
     print(line.format(*("-" * w for w in widths)).rstrip())
-    for row in rows:
+    for row in cells[1:]:
         print(line.format(*row).rstrip())
 
 
@@ -72,13 +77,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.overrides = extra
     try:
         result: Any = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        return _stdout_closed()
     except PathreasonError as exc:
+        logging.getLogger("pathreason").debug("traceback:", exc_info=exc)  # with -v
         print(f"pathreason: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("pathreason: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def _stdout_closed() -> int:
+    """The reader of standard output went away (``pathreason plugins --json | head``): stop quietly,
+    as a shell tool does, with status 141 (128 + SIGPIPE). Standard output is pointed at
+    ``os.devnull`` so that Python's final flush of what is left does not report the pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # standard output replaced by an object without a file descriptor
+        pass
+    return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

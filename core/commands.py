@@ -122,7 +122,9 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
 
     specs = get_plugin_manager().specs("dataset")
     if args.action == "check":
-        from pathreason.registry import dataset_spec
+        from pathreason.api import DatasetSummary, PluginError
+        from pathreason.manager import describe_value
+        from pathreason.registry import dataset_spec, where
 
         if not args.name:
             raise SystemExit("pathreason datasets check: give a dataset name, e.g. `datasets check crag --root DIR`")
@@ -132,21 +134,31 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
             return 1
         if spec.needs_root and not args.root:
             raise SystemExit(f"pathreason datasets check {spec.name}: --root PATH (the local copy) is required")
-        summary = spec.check(args.root) if spec.needs_root else spec.check()
+        summary = spec.check(root=args.root)  # what the plugin's check raises arrives as a PluginError naming it
+        if not isinstance(summary, DatasetSummary):
+            raise PluginError(f"{where(spec)}: check(root=...) returned {describe_value(summary)}; a dataset's "
+                              "check returns a pathreason.api.DatasetSummary")
         print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.to_text())
-        return 0 if getattr(summary, "ok", True) else 1
+        return 0 if summary.ok else 1
     from pathreason.api.specs import DatasetSpec
 
     rows: list[dict[str, Any]] = [
-        {"name": s.name, "tasks": list(s.tasks), "needs_root": s.needs_root, "description": s.description}
+        {"name": s.name, "tasks": list(s.tasks), "needs_root": s.needs_root, "description": s.description,
+         "conflict": None}
         for s in specs.values() if isinstance(s, DatasetSpec)]
+    rows += [{"name": name, "tasks": [], "needs_root": None, "description": "", "conflict": message}
+             for name, message in get_plugin_manager().conflicts("dataset").items()]  # shown, not hidden
+    rows.sort(key=lambda r: r["name"])
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
         width = max(len(r["name"]) for r in rows) if rows else 4
         for r in rows:
-            where = "local folder (--root)" if r["needs_root"] else "built in"
-            print(f"{r['name']:<{width}}  {', '.join(r['tasks']):<28}  {where:<22}  {r['description']}")
+            if r["conflict"]:
+                print(f"{r['name']:<{width}}  conflict: {r['conflict']}")
+                continue
+            source = "local folder (--root)" if r["needs_root"] else "built in"
+            print(f"{r['name']:<{width}}  {', '.join(r['tasks']):<28}  {source:<22}  {r['description']}")
     return 0
 
 

@@ -2,22 +2,37 @@
 
 Plugins are modules registered under the ``pathreason`` entry-point group. pathreason's own
 tasks, rewards, budgeters, datasets and models are declared there too (see ``pyproject.toml``),
-so nothing is special-cased. A plugin that fails to import is reported and skipped; only a
-look-up that needs it fails, with a message naming its distribution.
+so nothing is special-cased. A plugin that fails to import (``sys.exit()`` at import included) is
+reported and skipped; only a look-up that needs it fails, with a message naming its distribution.
+Two plugins that provide one name are both marked ``conflict``, and a look-up of that name fails
+naming both. The specs handed out call their plugin's code (``factory``, a dataset's ``check``)
+behind a guard that turns what it raises into one :class:`~pathreason.api.PluginError` naming the
+plugin, its distribution and the error, the traceback chained for ``pathreason -v``.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.metadata as importlib_metadata
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
 
-from pathreason.api import KINDS, PluginError, Spec, UnknownNameError, did_you_mean, hookspecs, normalize_name
+from pathreason.api import (
+    KINDS,
+    PathreasonError,
+    PluginError,
+    Spec,
+    UnknownNameError,
+    did_you_mean,
+    hookspecs,
+    normalize_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -29,17 +44,43 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def one_line(text: str) -> str:
+    """``text`` with its non-blank lines joined by `` | ``, so that an error stays one line."""
+    return " | ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"TypeError: message"`` on one line; ``sys.exit(n)`` says so, since its message is only ``n``."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: it called sys.exit({exc.code!r})"
+    text = one_line(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def describe_value(value: Any, limit: int = 80) -> str:
+    """A value as an error message shows it: its type and a shortened ``repr``."""
+    text = repr(value)
+    text = text if len(text) <= limit else text[:limit - 3] + "..."
+    return "None" if value is None else f"{type(value).__name__} {text}"
+
+
 @dataclass
 class PluginInfo:
-    """What ``pathreason plugins`` shows for one plugin."""
+    """What ``pathreason plugins`` shows for one plugin.
+
+    ``status`` is ``active``; ``conflict`` (active, but a name it provides is also provided by
+    another plugin, so looking that name up fails: ``conflicts`` says which); ``disabled``
+    (``PATHREASON_DISABLE_PLUGINS``); or ``failed`` (``error`` says why).
+    """
 
     name: str
     distribution: str
     version: str
     module: str
-    status: str  # "active" | "disabled" | "failed"
+    status: str
     error: str | None = None
     provides: dict[str, list[str]] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
 
     def where(self) -> str:
         return f"plugin {self.name!r} (distribution {f'{self.distribution} {self.version}'.strip()})"
@@ -53,6 +94,7 @@ class PluginInfo:
             "status": self.status,
             "error": self.error,
             "provides": {k: list(v) for k, v in self.provides.items()},
+            "conflicts": list(self.conflicts),
         }
 
 
@@ -60,6 +102,24 @@ class PluginInfo:
 class _Entry:
     spec: Spec
     plugin: PluginInfo
+
+
+def _guarded(func: Callable[..., Any], what: str, info: PluginInfo) -> Callable[..., Any]:
+    """``func`` (plugin code) raising a :class:`PluginError` that names ``what`` and its plugin for
+    anything it raises except pathreason's own errors (raised on purpose, already clear) and
+    ``KeyboardInterrupt``. The original exception is chained (``pathreason -v`` shows its traceback)."""
+
+    @functools.wraps(func, updated=())  # a class factory's __dict__ must not be copied onto a function
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PathreasonError:
+            raise
+        except (Exception, SystemExit) as exc:
+            raise PluginError(f"{what} of {info.where()} raised {describe_exception(exc)}. Fix or reinstall "
+                              f"{info.distribution} (`pathreason -v` shows the traceback)") from exc
+
+    return call
 
 
 class PathreasonPluginManager(pluggy.PluginManager):
@@ -110,10 +170,10 @@ class PathreasonPluginManager(pluggy.PluginManager):
                 continue
             try:
                 obj = ep.load()
-            except Exception as exc:  # a broken plugin must not take the others down
+            except (Exception, SystemExit) as exc:  # a broken plugin (even one calling sys.exit) must not take the others down
                 info.status = "failed"
-                info.error = f"{type(exc).__name__}: {exc}"
-                self._fail(info)
+                info.error = describe_exception(exc) if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+                self._fail(info, exc=exc)
                 continue
             self._register(obj, info)
         unknown = disabled - set(self.infos)
@@ -151,23 +211,30 @@ class PathreasonPluginManager(pluggy.PluginManager):
         except Exception as exc:  # e.g. a hook with a misspelt name or wrong signature
             info.status = "failed"
             info.error = f"{type(exc).__name__}: {exc}"
-            self._fail(info)
+            self._fail(info, exc=exc)
             return
         self.infos[info.name] = info
         self._entries = None
 
-    def _fail(self, info: PluginInfo, key: str | None = None) -> None:
+    def _fail(self, info: PluginInfo, key: str | None = None, exc: BaseException | None = None) -> None:
+        """Record a failed plugin; warn in one line (the traceback at DEBUG level), or raise when strict."""
         self.infos[key or info.name] = info
         self._entries = None
-        message = f"{info.where()} failed to load: {info.error}"
+        message = f"{info.where()} failed to load: {one_line(info.error or '')}"
         if self.strict():
-            raise PluginError(message + f" ({STRICT_ENV} is set)")
+            raise PluginError(message + f" ({STRICT_ENV} is set)") from exc
         logger.warning("%s; it is skipped (set %s=1 to make this fatal)", message, STRICT_ENV)
+        if exc is not None:
+            logger.debug("traceback of %s:", info.where(), exc_info=exc)
 
     # ----------------------------------------------------------------------------- collecting
     def _collect(self) -> dict[str, dict[str, list[_Entry]]]:
         if self._entries is not None:
             return self._entries
+        for plugin in self.infos.values():  # recomputed from scratch: a collection may run again after a registration
+            plugin.provides, plugin.conflicts = {}, []
+            if plugin.status == "conflict":
+                plugin.status = "active"
         entries: dict[str, dict[str, list[_Entry]]] = {kind: {} for kind in KINDS}
         for kind, hook_name in hookspecs.HOOKS.items():
             caller = getattr(self.hook, hook_name)
@@ -180,10 +247,10 @@ class PathreasonPluginManager(pluggy.PluginManager):
                     for spec in specs:
                         if not isinstance(spec, KINDS[kind].spec):
                             raise TypeError(f"{hook_name}() returned {spec!r}, expected {KINDS[kind].spec.__name__}")
-                except Exception as exc:
-                    info.error = f"{hook_name}() raised {type(exc).__name__}: {exc}"
+                except (Exception, SystemExit) as exc:
+                    info.error = f"{hook_name}() raised {describe_exception(exc)}"
                     info.status = "failed"
-                    self._fail(info)
+                    self._fail(info, exc=exc)
                     # drop what this plugin contributed to earlier kinds too
                     for bucket in entries.values():
                         for name in list(bucket):
@@ -192,30 +259,86 @@ class PathreasonPluginManager(pluggy.PluginManager):
                                 del bucket[name]
                     info.provides = {}
                     continue
-                for spec in specs:
-                    for key in (spec.name, *spec.aliases):
-                        entries[kind].setdefault(key, []).append(_Entry(spec, info))
+                for spec in {id(s): s for s in specs}.values():  # one spec returned twice is one spec
+                    entry = _Entry(self._guard(spec, info), info)
+                    for key in dict.fromkeys((spec.name, *spec.aliases)):
+                        entries[kind].setdefault(key, []).append(entry)
                     info.provides.setdefault(KINDS[kind].plural, []).append(spec.name)
+        self._mark_conflicts(entries)
         self._entries = entries
         return entries
 
+    @staticmethod
+    def _guard(spec: Spec, info: PluginInfo) -> Spec:
+        """A copy of ``spec`` whose ``factory`` (and a dataset's ``check``) raise a :class:`PluginError`
+        naming ``info`` for what the plugin's code raises (see :func:`_guarded`)."""
+        guarded = copy.copy(spec)  # frozen: the copy's fields are set the way dataclasses set them
+        what = f"{spec.kind} {spec.name!r}"
+        object.__setattr__(guarded, "factory", _guarded(spec.factory, what, info))
+        check = getattr(spec, "check", None)
+        if callable(check):
+            object.__setattr__(guarded, "check", _guarded(check, f"the check of {what}", info))
+        return guarded
+
+    @staticmethod
+    def _claimants(kind: str, key: str, entries: list[_Entry]) -> str | None:
+        """The conflict message when ``key`` resolves to more than one spec, else ``None``."""
+        distinct = list({id(e.spec): e for e in entries}.values())
+        if len(distinct) < 2:
+            return None
+        who = " and ".join(sorted(e.plugin.where() for e in distinct))
+        count = "two" if len(distinct) == 2 else str(len(distinct))
+        return (f"{kind} name {key!r} is claimed by {count} plugins: {who}; "
+                f"disable one with {DISABLE_ENV}=<plugin name>")
+
+    def _mark_conflicts(self, entries: dict[str, dict[str, list[_Entry]]]) -> None:
+        """Mark each plugin with a name another plugin also provides ``conflict``; fatal when strict."""
+        messages = []
+        for kind, bucket in entries.items():
+            for key, claims in bucket.items():
+                message = self._claimants(kind, key, claims)
+                if message is None:
+                    continue
+                messages.append(message)
+                for entry in claims:
+                    entry.plugin.status = "conflict"
+                    if message not in entry.plugin.conflicts:
+                        entry.plugin.conflicts.append(message)
+        if messages and self.strict():
+            raise PluginError(f"{' | '.join(messages)} ({STRICT_ENV} is set)")
+        for message in messages:
+            logger.warning("%s (looking it up fails until then; set %s=1 to make this fatal)", message, STRICT_ENV)
+
     def specs(self, kind: str) -> dict[str, Spec]:
-        """Every spec of one kind by canonical name (aliases not repeated); conflicts left out."""
+        """Every spec of one kind by canonical name (aliases not repeated); conflicts left out
+        (:meth:`conflicts` has them)."""
         out: dict[str, Spec] = {}
         for key, entries in self._collect()[kind].items():
             if len(entries) == 1 and entries[0].spec.name == key:
                 out[key] = entries[0].spec
         return dict(sorted(out.items()))
 
+    def conflicts(self, kind: str) -> dict[str, str]:
+        """Every name of one kind that several plugins provide, with the message naming them."""
+        out = {key: self._claimants(kind, key, entries) for key, entries in self._collect()[kind].items()}
+        return {key: message for key, message in sorted(out.items()) if message is not None}
+
+    def provider(self, spec: Spec) -> PluginInfo | None:
+        """The plugin that provided ``spec`` (a spec this manager handed out), or ``None``."""
+        for bucket in self._collect().values():
+            for entries in bucket.values():
+                for entry in entries:
+                    if entry.spec is spec:
+                        return entry.plugin
+        return None
+
     def lookup(self, kind: str, name: str) -> Spec:
         """The spec of ``kind`` called ``name`` (or an alias of it), or a helpful error."""
         key = normalize_name(name) if isinstance(name, str) and name.strip() else name
         entries = self._collect()[kind].get(key, []) if isinstance(key, str) else []
-        specs_by_plugin = {id(e.spec): e for e in entries}
-        if len(specs_by_plugin) > 1:
-            who = " and ".join(sorted(e.plugin.where() for e in specs_by_plugin.values()))
-            raise PluginError(f"{kind} name {key!r} is claimed by two plugins: {who}; "
-                              f"disable one with {DISABLE_ENV}=<plugin name>")
+        conflict = self._claimants(kind, str(key), entries)
+        if conflict is not None:
+            raise PluginError(conflict)
         if entries:
             return entries[0].spec
         known = sorted(self._collect()[kind])
@@ -225,7 +348,7 @@ class PathreasonPluginManager(pluggy.PluginManager):
         disabled = [i for i in self.infos.values() if i.status == "disabled" and i.name == key]
         if culprit:
             i = culprit[0]
-            msg = (f"{kind} {name!r} is unavailable: {i.where()} failed to load: {i.error}. "
+            msg = (f"{kind} {name!r} is unavailable: {i.where()} failed to load: {one_line(i.error or '')}. "
                    f"Reinstall or fix {i.distribution}.")
         elif disabled:
             msg += f" It belongs to {disabled[0].where()}, disabled by {DISABLE_ENV}."
@@ -234,7 +357,7 @@ class PathreasonPluginManager(pluggy.PluginManager):
             msg += f" Known {KINDS[kind].plural}: {', '.join(known) or 'none'}."
             if failed:
                 msg += " Plugins that failed to load and may provide it: " + "; ".join(
-                    f"{i.where()}: {i.error}" for i in failed)
+                    f"{i.where()}: {one_line(i.error or '')}" for i in failed)
         raise UnknownNameError(msg)
 
     def plugin_infos(self) -> list[PluginInfo]:

@@ -2,15 +2,29 @@
 
 Each resolves a name (or alias) through the plugin manager and calls the spec's factory.
 Unknown names raise :class:`pathreason.api.UnknownNameError` listing the known names with a
-"did you mean".
+"did you mean". The specs returned here are the manager's guarded copies: whatever a plugin's
+factory (or a dataset's ``check``) raises, other than pathreason's own errors, arrives as one
+:class:`pathreason.api.PluginError` naming the plugin and its distribution, so a broken lazy
+import inside a factory is one line, not a traceback (chained, for ``pathreason -v``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from pathreason.api import BudgeterSpec, DatasetSpec, ModelSpec, RewardSpec, Spec, TaskSpec
-from pathreason.manager import PluginInfo, get_plugin_manager
+from pathreason.api import (
+    BudgeterSpec,
+    DatasetSpec,
+    ModelSpec,
+    PathreasonError,
+    PluginError,
+    RewardSpec,
+    Sample,
+    Spec,
+    TaskSpec,
+)
+from pathreason.manager import PluginInfo, describe_exception, describe_value, get_plugin_manager
 
 S = TypeVar("S", bound=Spec)
 
@@ -66,6 +80,41 @@ def get_dataset(name: str) -> Any:
 def get_model(name: str) -> ModelSpec:
     """The model preset called ``name`` (its factory resolves the weights' location lazily)."""
     return model_spec(name)
+
+
+def where(spec: Spec) -> str:
+    """``"dataset 'x' of plugin 'p' (distribution d 1.0)"``: a spec and the plugin that provided it."""
+    info = get_plugin_manager().provider(spec)
+    return f"{spec.kind} {spec.name!r}" + (f" of {info.where()}" if info is not None else "")
+
+
+def load_samples(spec: DatasetSpec, split: str, **options: Any) -> list[Sample]:
+    """The samples of ``split`` from the dataset plugin ``spec``, as a list, checked.
+
+    The loader must return an iterable of :class:`pathreason.api.Sample`; anything else (``None``,
+    a number, a string or mapping, items that are not samples) or an exception while it runs or
+    while its result is iterated is one :class:`PluginError` naming the dataset, its plugin and
+    distribution, and what came back. pathreason's own errors (a ``DataError`` naming a missing
+    folder) pass through unchanged.
+    """
+    loaded = spec.factory(split=split, **options)  # a spec from the manager: what it raises names the plugin
+    expected = "a loader returns a list (or iterable) of pathreason.api.Sample"
+    if loaded is None or isinstance(loaded, (str, bytes, Mapping)) or not isinstance(loaded, Iterable):
+        raise PluginError(f"{where(spec)}: its loader returned {describe_value(loaded)} for split {split!r}; "
+                          f"{expected}")
+    samples: list[Sample] = []
+    try:
+        for i, item in enumerate(loaded):
+            if not isinstance(item, Sample):
+                raise PluginError(f"{where(spec)}: its loader returned, for split {split!r}, item {i} = "
+                                  f"{describe_value(item)}, which is not a pathreason.api.Sample; {expected}")
+            samples.append(item)
+    except PathreasonError:
+        raise
+    except (Exception, SystemExit) as exc:  # a generator loader fails while it is iterated
+        raise PluginError(f"{where(spec)}: its loader raised {describe_exception(exc)} while producing split "
+                          f"{split!r} (`pathreason -v` shows the traceback)") from exc
+    return samples
 
 
 def list_plugins() -> list[PluginInfo]:

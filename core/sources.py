@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pathreason.api import DataError, Sample, Task, UnknownNameError
-from pathreason.registry import dataset_spec, task_spec
+from pathreason.registry import dataset_spec, load_samples, task_spec
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -75,7 +75,7 @@ class SampleSource:
                             f"(e.g. --dataset.root /data/{self.spec.name})")
         if len(self.spec.tasks) > 1 and len(self.tasks) == 1 and "task" not in options:
             options["task"] = next(iter(self.tasks))  # one task of a multi-task dataset: load only that
-        loaded = list(self.spec.factory(split=split, **options))
+        loaded = load_samples(self.spec, split, **options)  # a bad loader: one error naming its plugin
         names = {canonical_task(s.task) for s in loaded}
         kept, bad = [], []
         for s in loaded:
