@@ -191,6 +191,58 @@ class EvaluationSection(_Section):
     """Images per batched generation."""
 
 
+class SlideSection(_Section):
+    """Whole-slide images (:mod:`pathreason.slides`): resolution, tiling, tissue, the slide budget's
+    sharing and how tile answers become the slide's result."""
+
+    mpp: float = Field(0.5, gt=0)
+    """Target resolution in micrometres per pixel (0.5 is 20x): tiles are read at the pyramid level
+    closest above it and resized to it."""
+    mpp_level0: float | None = Field(None, gt=0)
+    """Micrometres per pixel of the slide's level 0, for slides that do not record it (it also
+    overrides a recorded value)."""
+    tile: int = Field(448, ge=56)
+    """Tile side in pixels at ``mpp`` (448 = 256 visual tokens, the training budget)."""
+    overlap: int = Field(0, ge=0)
+    """Pixels (at ``mpp``) that neighbouring tiles share, so that an object cut by one tile's border
+    lies whole in the next (detection); boxes are merged across tiles."""
+    min_tissue: float = Field(0.5, ge=0, le=1)
+    """A tile is read when at least this fraction of it is tissue."""
+    thumbnail: int = Field(2048, ge=64)
+    """Longest side of the thumbnail tissue is detected on."""
+    min_saturation: float = Field(0.05, ge=0, le=1)
+    """Tissue is saturation above Otsu's threshold and above this floor (glass and blank slides are
+    grey: Otsu alone would split their noise)."""
+    budgeter: str = DEFAULTS["slide"]["budgeter"]
+    """The slide budgeter (``name`` or ``name:argument``) that shares the slide budget among tiles
+    when their requests exceed it."""
+    min_tokens: int = Field(16, ge=1)
+    """The smallest budget a read tile gets; below it a tile is skipped."""
+    results: dict[str, Literal["label", "boxes", "answer"]] = Field(
+        default_factory=lambda: dict(DEFAULTS["slide"]["results"]))
+    """What a task's tile answers make at the slide level, by task name: ``label`` (one class for
+    the slide), ``boxes`` (objects in slide coordinates) or ``answer`` (one answer about a region)."""
+    rule: Literal["majority", "most_severe"] = "majority"
+    """``label``: the class most tiles give, or the most severe class found in at least
+    ``min_tiles`` tiles (pathologists grade a slide by its worst region)."""
+    severity: list[str] = Field(default_factory=list)
+    """``most_severe``: the classes from least to most severe."""
+    min_tiles: int = Field(1, ge=1)
+    """``most_severe``: tiles that must show a class before the slide gets it."""
+    nms_iou: float = Field(0.5, gt=0, le=1)
+    """``boxes``: of two boxes overlapping by at least this IoU, the lower-ranked one is dropped."""
+    prefetch: int = Field(2, ge=1)
+    """Batches of tiles read ahead by the reader thread (memory holds at most this many)."""
+    region_max_side: int = Field(2048, ge=56)
+    """``answer``: a region larger than this many pixels at ``mpp`` is read at a coarser level."""
+
+    @model_validator(mode="after")
+    def _overlap_below_tile(self) -> SlideSection:
+        if self.overlap >= self.tile:
+            raise ValueError(f"slide.overlap ({self.overlap}) must be smaller than slide.tile ({self.tile})")
+        return self
+
+
 class DatasetSection(_Section):
     """Which dataset plugin, where its local copy is, and which splits to use."""
 
@@ -217,6 +269,7 @@ class RunConfig(BaseModel):
     grpo: GRPOSection = Field(default_factory=lambda: GRPOSection())
     allocator: AllocatorSection = Field(default_factory=lambda: AllocatorSection())
     evaluation: EvaluationSection = Field(default_factory=lambda: EvaluationSection())
+    slide: SlideSection = Field(default_factory=lambda: SlideSection())
     output_dir: str = "runs/pathreason"
     seed: int = 42
     trust_remote_code: bool = False

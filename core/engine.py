@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pathreason.api import RunError, Sample, Task
+from pathreason.api import ConfigError, RunError, Sample, Task
 from pathreason.config import RunConfig, check_names
 from pathreason.context import RunContext
 from pathreason.distributed import gather, is_main_process, shard
@@ -36,6 +36,7 @@ from pathreason.sources import SampleSource, canonical_task
 if TYPE_CHECKING:
     from pathreason.ablation import AblationReport
     from pathreason.evaluation import EvalReport, Record
+    from pathreason.slides import SlideReport
 
 
 class Engine:
@@ -255,6 +256,58 @@ class Engine:
         (record,) = predict_records(bound, self.tasks, [sample], self.box_frame, self.config.budget.patch, 1, False)
         record.extra["rationale"] = extract_rationale(record.completion)
         return record
+
+    def predict_slide(self, slide: str | Path, task: str | None = None, slide_budget: int | None = None,
+                      budgeter: str | None = None, *, region: str | Sequence[int] | None = None,
+                      options: Sequence[str] = (), question: str = "", meta: Mapping[str, Any] | None = None,
+                      truth: str | Path | None = None, output: str | Path | None = None, phase: str | None = None,
+                      max_new_tokens: int | None = None, batch_size: int | None = None,
+                      progress: bool = True) -> SlideReport:
+        """Read a whole-slide image, give each tissue tile its budget under ``slide_budget`` (visual tokens
+        for the whole slide; None: no cap) and report the slide (see :mod:`pathreason.slides`).
+
+        ``task`` picks what the slide's result is (``slide.results``): a label from the tiles' classes
+        (``options``; default: those of the run's data), boxes in level-0 pixels merged across tiles, or
+        an answer to ``question`` about ``region`` (``"x,y,w,h"`` in level-0 pixels; for the other tasks
+        it limits the tiles to the region). ``budgeter`` gives each tile its budget (default
+        ``evaluation.budgeter``); ``slide.budgeter`` shares ``slide_budget`` when the tiles ask for more.
+        ``truth`` (default: ``SLIDE.truth.json`` beside the slide) scores the result. With ``output`` the
+        report folder is written there (atomically).
+        """
+        from pathreason.slides import SlideJob, parse_region, run_slide, write_report
+        from pathreason.slides.tiles import Region
+        from pathreason.slides.truth import find_truth, load_truth
+
+        name = canonical_task(task) if task else next(iter(self.tasks))
+        if name not in self.tasks:
+            self.tasks[name] = task_spec(name).create()
+        result = self.config.slide.results.get(name)
+        if result is None:
+            raise ConfigError(f"task {name!r} has no slide result: set slide.results.{name} to label, boxes or answer")
+        path = Path(slide)
+        meta = dict(meta or {})
+        if (result == "label" and not options) or (result == "boxes" and not meta):
+            data = [s for s in self.samples(self.config.dataset.eval_split, 1) if s.task == name]
+            if data:  # the classes (or what to detect) of the data the performer was trained on
+                options = options or data[0].options
+                meta = meta or {k: data[0].meta[k] for k in ("category", "organ") if k in data[0].meta}
+        if isinstance(region, str):
+            area: Region | None = parse_region(region)
+        else:
+            area = None if region is None else Region(*(int(v) for v in region))
+        truth_path = Path(truth) if truth is not None else find_truth(path)
+        budgeter_name = self._budgeter(budgeter)
+        context = self.context.configure(max_new_tokens, batch_size)
+        job = SlideJob(path=path, task_name=name, task=self.tasks[name], result=result, budgeter_name=budgeter_name,
+                       budgeter=get_budgeter(budgeter_name), context=context, phase=phase or self.latest_phase(),
+                       section=self.config.slide, slide_budget=slide_budget, region=area, options=list(options),
+                       question=question, meta=meta, truth=load_truth(truth_path) if truth_path else None,
+                       box_frame=self.box_frame, patch=self.config.budget.patch, batch_size=context.batch_size,
+                       progress=progress)
+        report = run_slide(job)
+        if output is not None:
+            write_report(report, output)
+        return report
 
     def ablate_budget(self, budgets: Sequence[int] | None = None, allocator: bool | None = None,
                       split: str | None = None, n: int | None = None, phase: str | None = None,

@@ -70,10 +70,12 @@ from pathreason.api.specs import (
     Kind,
     ModelSpec,
     RewardSpec,
+    SlideBudgeterSpec,
     Spec,
     TaskSpec,
     normalize_name,
 )
+from pathreason.api.slides import SlideBudgeter, SlideTile
 from pathreason.api.task import Task
 
 __all__ = [
@@ -112,6 +114,9 @@ __all__ = [
     "RewardSpec",
     "RunError",
     "Sample",
+    "SlideBudgeter",
+    "SlideBudgeterSpec",
+    "SlideTile",
     "Spec",
     "Task",
     "TaskSpec",

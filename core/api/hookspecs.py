@@ -24,7 +24,7 @@ from collections.abc import Iterable
 
 import pluggy
 
-from pathreason.api.specs import KINDS, BudgeterSpec, DatasetSpec, ModelSpec, RewardSpec, TaskSpec
+from pathreason.api.specs import KINDS, BudgeterSpec, DatasetSpec, ModelSpec, RewardSpec, SlideBudgeterSpec, TaskSpec
 
 PROJECT_NAME = "pathreason"
 ENTRY_POINT_GROUP = "pathreason"
@@ -129,6 +129,36 @@ def pathreason_models() -> Iterable[ModelSpec]:
             return [ModelSpec(name="qwen2.5-vl-32b",
                               factory=lambda: "Qwen/Qwen2.5-VL-32B-Instruct",
                               recipe={"lora": {"r": 16, "lora_alpha": 64}})]
+    """
+
+
+@hookspec
+def pathreason_slide_budgeters() -> Iterable[SlideBudgeterSpec]:
+    """Return slide budgeters: policies that share a whole-slide image's token budget among its tiles.
+
+    The factory receives the text after the colon of ``"name:arg"`` (or ``None``) and returns a
+    :class:`~pathreason.api.SlideBudgeter`. When the budgets the per-tile budgeter asked for add up to
+    more than the slide budget left, ``assign(tiles, budget, minimum)`` returns one budget per
+    :class:`~pathreason.api.SlideTile`: 0 (skipped) or between ``minimum`` and the tile's request, adding
+    up to at most ``budget`` (the runtime checks all three)::
+
+        from pathreason.api import SlideBudgeterSpec, hookimpl
+
+        class MostTissueFirst:
+            def __init__(self, arg=None):
+                pass
+            def assign(self, tiles, budget, minimum):
+                out, left = [0] * len(tiles), budget
+                for tile in sorted(tiles, key=lambda t: -t.tissue):
+                    give = min(tile.requested, left)
+                    if give >= min(minimum, tile.requested):
+                        out[tiles.index(tile)] = give
+                        left -= give
+                return out
+
+        @hookimpl
+        def pathreason_slide_budgeters():
+            return [SlideBudgeterSpec(name="most-tissue", factory=MostTissueFirst)]
     """
 
 

@@ -133,6 +133,17 @@ class ModelSpec(Spec):
 
 
 @dataclass(frozen=True)
+class SlideBudgeterSpec(Spec):
+    """How a whole-slide image's token budget is shared among its tissue tiles.
+
+    ``factory(argument)`` receives what follows the colon in ``"priority:16"`` (or ``None``) and
+    returns a :class:`pathreason.api.SlideBudgeter` (``assign(tiles, budget, minimum) -> list[int]``).
+    """
+
+    kind: ClassVar[str] = "slide_budgeter"
+
+
+@dataclass(frozen=True)
 class Kind:
     """One kind of plugin: its name, plural, hook and spec record."""
 
@@ -149,7 +160,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("budgeter", "budgeters", "pathreason_budgeters", BudgeterSpec),
     Kind("dataset", "datasets", "pathreason_datasets", DatasetSpec),
     Kind("model", "models", "pathreason_models", ModelSpec),
+    Kind("slide_budgeter", "slide_budgeters", "pathreason_slide_budgeters", SlideBudgeterSpec),
 )}
 
-__all__ = ["KINDS", "BudgeterSpec", "DatasetSpec", "Kind", "ModelSpec", "RewardSpec", "Spec", "TaskSpec",
-           "normalize_name"]
+__all__ = ["KINDS", "BudgeterSpec", "DatasetSpec", "Kind", "ModelSpec", "RewardSpec", "SlideBudgeterSpec", "Spec",
+           "TaskSpec", "normalize_name"]
