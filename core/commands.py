@@ -162,6 +162,82 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _slide_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    options = [o.strip() for o in args.options.split(",") if o.strip()] if args.options else []
+    meta = {k: v for k, v in (("category", args.category), ("organ", args.organ)) if v}
+    return {"task": args.slide_task, "slide_budget": args.slide_budget, "budgeter": args.budgeter,
+            "region": args.region, "options": options, "question": args.question or "", "meta": meta,
+            "phase": args.phase, "max_new_tokens": args.max_new_tokens}
+
+
+def _slide_engine(args: argparse.Namespace) -> Any:
+    """The engine of ``--run`` (whose task ``--task`` picks among its tasks) or an untrained one."""
+    args.slide_task = args.task
+    if args.run:
+        args.task = None
+    for flag, key in (("mpp", "slide.mpp"), ("mpp_level0", "slide.mpp_level0")):
+        value = getattr(args, flag)
+        if value is not None:
+            args.overrides = [*args.overrides, f"--{key}", str(value)]
+    return _engine(args, for_training=False)
+
+
+def _cmd_slide(args: argparse.Namespace) -> int:
+    engine = _slide_engine(args)
+    report = engine.predict_slide(args.slide, truth=args.truth, output=args.output, **_slide_kwargs(args))
+    print(report.summary())
+    for warning in report.warnings[:5]:
+        print(f"  warning: {warning}")
+    if args.output:
+        print(f"report: {args.output}")
+    return 0
+
+
+def _cmd_slides(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pathreason.api import Sample
+    from pathreason.distributed import is_main_process
+    from pathreason.slides.cohort import list_slides, run_cohort
+
+    engine = _slide_engine(args)
+    slides = list_slides(args.folder)
+    kwargs = _slide_kwargs(args)
+    task = engine.tasks.get(kwargs["task"] or next(iter(engine.tasks)))
+
+    def predict(path: Path) -> Any:
+        return engine.predict_slide(path, progress=is_main_process(), **kwargs)
+
+    def score_boxes(predicted: list[Any], truths: list[Any]) -> dict[str, float]:
+        samples = [Sample(id=f"slide-{i}", image="slide", task=task.name, boxes=t) for i, t in enumerate(truths)]
+        return {k: float(v) for k, v in task.metrics(samples, predicted).items()}
+
+    result = run_cohort(slides, args.output, predict, score_boxes if task is not None else None)
+    if is_main_process():
+        print(result.table())
+        print(f"{len(result.done)} reported, {len(result.skipped)} already done, {len(result.failed)} failed; "
+              f"cohort table: {result.files['csv']}")
+    return 1 if result.failed else 0
+
+
+def _slide_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--slide-budget", type=int, default=None,
+                   help="visual tokens for the whole slide, the budgeter's looks included (default: no cap)")
+    p.add_argument("--budgeter", default=None, help="per-tile budgeter (default: evaluation.budgeter, static:256)")
+    p.add_argument("--mpp", type=float, default=None, help="target micrometres per pixel (default: slide.mpp, 0.5)")
+    p.add_argument("--mpp-level0", dest="mpp_level0", type=float, default=None,
+                   help="micrometres per level-0 pixel, for slides that do not record it")
+    p.add_argument("--region", default=None, help="x,y,w,h in level-0 pixels: the region a question is about "
+                   "(VQA), or the part of the slide to tile")
+    p.add_argument("--options", default="", help="comma-separated classes (default: those of the run's data)")
+    p.add_argument("--question", default="", help="the question about --region (VQA)")
+    p.add_argument("--category", default=None, help="detection: what to detect (default: from the run's data)")
+    p.add_argument("--organ", default=None, help="detection: the organ (default: from the run's data)")
+    p.add_argument("--phase", default=None, help="performer phase (default: the latest finished)")
+    p.add_argument("--max-new-tokens", dest="max_new_tokens", type=int, default=None,
+                   help="longest answer per tile (default: grpo.max_completion_length)")
+
+
 def _run_options(p: argparse.ArgumentParser, training: bool) -> None:
     p.add_argument("--config", help="a run config YAML file")
     if training:
@@ -233,6 +309,21 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--organ", default=None, help="detection: the organ (e.g. colon)")
     p.add_argument("--budgeter", default=None, help="default: evaluation.budgeter (static:256)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("slide", help="read a whole-slide image, budget its tissue tiles and report the slide")
+    _run_options(p, training=False)
+    p.add_argument("slide", help="the slide file (SVS, NDPI, MRXS, SCN, tiled TIFF, ...)")
+    _slide_options(p)
+    p.add_argument("--truth", default=None, help="ground truth (default: SLIDE.truth.json beside the slide)")
+    p.add_argument("--output", default=None, help="report folder (slide.json, tiles.csv, detections.geojson, pictures)")
+    p.set_defaults(func=_cmd_slide)
+
+    p = sub.add_parser("slides", help="a cohort: every slide of a folder, resumable, sharded under accelerate launch")
+    _run_options(p, training=False)
+    p.add_argument("folder", help="folder of slide files")
+    _slide_options(p)
+    p.add_argument("--output", required=True, help="folder of the slides' reports and the cohort table")
+    p.set_defaults(func=_cmd_slides)
 
     p = sub.add_parser("new-plugin", help="write a ready-to-install plugin package pathreason-plugin-NAME/")
     p.add_argument("name", help="the plugin's name: lower-case letters and digits, parts joined by '-' or '_'")
