@@ -8,6 +8,7 @@ import ast
 import importlib
 import inspect
 import io
+import itertools
 import json
 import os
 import re
@@ -69,10 +70,11 @@ def section(text: str, heading: str) -> str:
     return "\n".join(lines[start:end])
 
 
-def signature(name: str, fn: Any) -> str:
-    """``name(a, b=1, *args, **kwargs)``: the call signature without annotations."""
+def signature(name: str, fn: Any, skip: int = 0) -> str:
+    """``name(a, b=1, *args, **kwargs)``: the call signature without annotations (and without the
+    first ``skip`` parameters: ``self`` of a method)."""
     parts, star = [], False
-    for p in inspect.signature(fn).parameters.values():
+    for p in list(inspect.signature(fn).parameters.values())[skip:]:
         if p.kind == p.VAR_POSITIONAL:
             parts.append(f"*{p.name}")
             star = True
@@ -103,7 +105,7 @@ def test_getting_started_has_the_readme_commands_verbatim() -> None:
 
 
 def test_every_hook_is_documented_with_its_signature() -> None:
-    from pathreason import hookspecs
+    from pathreason.api import hookspecs
 
     specs = {name: fn for name, fn in vars(hookspecs).items()
              if inspect.isfunction(fn) and getattr(fn, "pathreason_spec", None) is not None}
@@ -190,13 +192,18 @@ def test_every_cli_command_and_option_is_documented() -> None:
                     f"`pathreason {command}`: option {name} is not documented in docs/reference/cli.md")
 
 
+#: Modules whose public names docs/reference/api.md documents, each under a heading of its own.
+API_MODULES = ("pathreason.api", "pathreason.metrics", "pathreason.tasks.metrics", "pathreason.tasks.prompts",
+               "pathreason.rewards", "pathreason.testing")
+
+
 def _public_names() -> dict[str, Any]:
     import pathreason
 
     # Classes and constants (upper case) need only a heading; not touching them keeps lazy imports lazy.
     names: dict[str, Any] = {f"pathreason.{n}": None if n[0].isupper() else getattr(pathreason, n)
                              for n in pathreason.__all__}
-    for module_name in ("pathreason.api.budget", "pathreason.metrics", "pathreason.rewards", "pathreason.testing"):
+    for module_name in API_MODULES:
         module = importlib.import_module(module_name)
         public = set(getattr(module, "__all__", ()))
         public |= {n for n, obj in vars(module).items()
@@ -214,6 +221,266 @@ def test_public_api_is_documented_with_signatures() -> None:
         if inspect.isfunction(obj):
             sig = signature(qualified.rsplit(".", 1)[1], obj)
             assert f"`{sig}`" in section(text, heading), f"docs/reference/api.md: {qualified} should show `{sig}`"
+
+
+def _members(cls: type) -> dict[str, str | None]:
+    """What a class adds to its bases: ``name -> signature`` for methods, ``name -> None`` for fields,
+    properties and protocol attributes (dataclass fields and annotations of the class itself)."""
+    import dataclasses
+
+    own = vars(cls)
+    out: dict[str, str | None] = {n: None for n in own.get("__annotations__", {})
+                                  if not n.startswith("_") and "ClassVar" not in str(own["__annotations__"][n])}
+    if dataclasses.is_dataclass(cls):
+        out = {f.name: None for f in dataclasses.fields(cls) if f.name in out}
+    for name, value in own.items():
+        if name.startswith("_"):
+            continue
+        if isinstance(value, property):
+            out[name] = None
+        elif isinstance(value, (classmethod, staticmethod)) or inspect.isfunction(value):
+            out[name] = signature(name, getattr(cls, name), skip=1 if inspect.isfunction(value) else 0)
+    return out
+
+
+def _documented_classes() -> dict[str, type]:
+    """The classes whose members docs/reference/api.md must list: pathreason.api's, the Engine, and
+    the records evaluation returns."""
+    import pathreason.api as api
+    from pathreason.engine import Engine
+    from pathreason.evaluation import EvalReport, Record
+
+    classes = {f"pathreason.api.{n}": getattr(api, n) for n in api.__all__
+               if inspect.isclass(getattr(api, n)) and getattr(api, n).__module__.startswith("pathreason.")}
+    return {**classes, "pathreason.Engine": Engine, "pathreason.evaluation.EvalReport": EvalReport,
+            "pathreason.evaluation.Record": Record}
+
+
+def test_classes_are_documented_with_their_members() -> None:
+    """Every method (with its signature), field and property a public class adds is in its section."""
+    text = (DOCS / "reference" / "api.md").read_text()
+    missing = []
+    for qualified, cls in _documented_classes().items():
+        heading = f"### `{qualified}`"
+        assert heading in text.splitlines(), f"{qualified} is not documented in docs/reference/api.md"
+        body = section(text, heading)
+        for name, sig in _members(cls).items():
+            if sig is not None and f"`{sig}`" not in body and f"`.{sig}`" not in body:
+                missing.append(f"{qualified}: `{sig}`")
+            elif sig is None and not re.search(rf"`\.?{name}\b", body):
+                missing.append(f"{qualified}: `{name}`")
+    assert not missing, "docs/reference/api.md leaves out members:\n" + "\n".join(missing)
+
+
+def test_engine_attributes_and_report_keys_are_documented() -> None:
+    """The Engine's parts (``self.x = ...`` in ``__init__``) and every key of an evaluation report block."""
+    from pathreason.api import Sample, Task
+    from pathreason.engine import Engine
+    from pathreason.evaluation import Record, summarize
+
+    text = (DOCS / "reference" / "api.md").read_text()
+    engine = section(text, "### `pathreason.Engine`")
+    for name in re.findall(r"^\s+self\.(\w+)(?:: [^=]+)? = ", inspect.getsource(Engine.__init__), flags=re.M):
+        assert f"`{name}`" in engine, f"docs/reference/api.md: Engine's `{name}` is not documented"
+
+    class Stub(Task):
+        name = "stub"
+        metric_names = ("accuracy",)
+
+        def metrics(self, samples: Any, parsed: Any) -> dict[str, float]:
+            return {"accuracy": 1.0}
+
+    samples = [Sample(id=str(i), image="x.png", task="stub", meta={"difficulty": "fine"}) for i in range(2)]
+    records = [Record(id=s.id, task="stub", prompt="", completion="", parsed=None, score=1.0, tokens=64,
+                      budget=64, difficulty="fine") for s in samples]
+    block = summarize(records, samples, {"stub": Stub()})["stub"]
+    report = section(text, "### `pathreason.evaluation.EvalReport`")
+    for key in block:
+        assert f"`{key}`" in report, f"docs/reference/api.md: report key `{key}` is not documented"
+
+
+# ------------------------------------------------------------------------------ the architecture page
+ARCHITECTURE = DOCS / "architecture.md"
+
+
+def _first_text_block(text: str) -> list[str]:
+    match = re.search(r"^```text\n(.*?)^```", text, flags=re.S | re.M)
+    assert match, "no ```text block"
+    return match.group(1).splitlines()
+
+
+def _tree_paths(lines: list[str]) -> set[str]:
+    """The files of a tree drawn with 4 spaces per level (``core/`` at column 0, ``api/`` at 4, its
+    modules at 8): each line starts with one or more names (``x.py`` or ``pkg/``), then a description;
+    a line that starts with anything else continues the one above."""
+    stack: list[str] = []
+    paths: set[str] = set()
+    for line in lines:
+        stripped = line.lstrip()
+        words = stripped.split()
+        if not words or not (words[0].endswith(".py") or words[0].endswith("/")):
+            continue
+        depth = (len(line) - len(stripped)) // 4
+        del stack[depth:]
+        names = [words[0]] + [w for w in itertools.takewhile(lambda w: w.endswith(".py"), words[1:])]
+        for name in names:
+            if name.endswith("/"):
+                stack.append(name)
+            else:
+                paths.add("".join(stack) + name)
+    return paths
+
+
+def test_architecture_page_lists_every_runtime_module() -> None:
+    """One line per module of core/: a module added or removed must be added to or removed from the
+    tree in docs/architecture.md ("The modules of the runtime")."""
+    tree = _tree_paths(_first_text_block(section(ARCHITECTURE.read_text(), "## The modules of the runtime")))
+    core = ROOT / "core"
+    files = {"core/" + str(f.relative_to(core)) for f in core.rglob("*.py")
+             if "templates/plugin" not in str(f.relative_to(core))}
+    assert not files - tree, f"docs/architecture.md: add a line for each of {sorted(files - tree)}"
+    assert not tree - files, f"docs/architecture.md lists modules that do not exist: {sorted(tree - files)}"
+
+
+def test_architecture_page_shows_the_layers_contract() -> None:
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c.get("id") == "layers")["layers"]
+    shown = [" ".join(line.split()) for line in _first_text_block(section(ARCHITECTURE.read_text(),
+                                                                          "### The runtime's layers")) if line.strip()]
+    assert shown == [" ".join(layer.split()) for layer in layers], (
+        "docs/architecture.md: the runtime's layers must be the `layers` contract of pyproject.toml, one per line")
+
+
+def test_architecture_page_lists_the_defaults_that_name_plugins() -> None:
+    """Every setting of core/defaults.yaml, with its value, in the table of "No plugin name in the runtime"."""
+    defaults = yaml.safe_load((ROOT / "core" / "defaults.yaml").read_text())
+    expected = {}
+    for key, value in defaults.items():
+        if isinstance(value, dict):
+            expected.update({f"{key}.{sub}": v for sub, v in value.items()})
+        else:
+            expected[key] = value
+    rows = dict(re.findall(r"^\| `([\w.]+)` \| `([^`]*)` \|", section(ARCHITECTURE.read_text(),
+                                                                    "## No plugin name in the runtime"), flags=re.M))
+    assert set(rows) == set(expected), f"docs/architecture.md: the defaults table should list {sorted(expected)}"
+    wrong = {k: (rows[k], v) for k, v in expected.items() if yaml.safe_load(rows[k]) != v}
+    assert not wrong, f"docs/architecture.md: defaults shown (documented, defaults.yaml): {wrong}"
+
+
+# ------------------------------------------------------------------------------ import paths in the docs
+VERSIONING = DOCS / "plugins" / "versioning.md"
+DOTTED = re.compile(r"\bpathreason(?:\.[A-Za-z_]\w*)+")
+
+
+def _deprecated_paths() -> list[tuple[str, list[str], str]]:
+    """``(old module, names, new home)`` for each row of the versioning page's deprecation table."""
+    rows = []
+    for line in section(VERSIONING.read_text(), "## Deprecated import paths").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`pathreason"):
+            rows.append((cells[0].strip("`"), re.findall(r"`(\w+)`", cells[1]), cells[2].strip("`")))
+    return rows
+
+
+def test_the_deprecated_paths_are_listed_and_work() -> None:
+    """The versioning page lists every old path the architecture test keeps alive; each one warns and
+    returns the object of its new home."""
+    import importlib.util
+    import warnings
+
+    from pathreason.api import PathreasonDeprecationWarning
+
+    rows = _deprecated_paths()
+    assert len(rows) >= 10, "docs/plugins/versioning.md: the 'Deprecated import paths' table is missing"
+    spec = importlib.util.spec_from_file_location("_architecture", ROOT / "tests" / "project" / "test_architecture.py")
+    assert spec and spec.loader
+    architecture = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(architecture)
+    listed = {(old, name): home for old, names, home in rows for name in names}
+    for old, name, _ in architecture.OLD_PATHS:
+        assert (old, name) in listed, f"docs/plugins/versioning.md does not list {old}.{name}"
+    for (old, name), home in listed.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = getattr(importlib.import_module(old), name)
+        assert any(w.category is PathreasonDeprecationWarning for w in caught), f"{old}.{name} does not warn"
+        assert value is getattr(importlib.import_module(home), name), f"{old}.{name} is not {home}.{name}"
+
+
+def _resolve(dotted: str) -> str | None:
+    """Why ``dotted`` (a module, or a name in one) is not a current path, or ``None`` when it is."""
+    import warnings
+
+    from pathreason.api import PathreasonDeprecationWarning
+
+    parts = dotted.split(".")
+    module, rest = None, parts
+    for i in range(len(parts), 0, -1):
+        try:
+            module = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        rest = parts[i:]
+        break
+    if module is None:
+        return "no such module"
+    if (module.__doc__ or "").startswith("Deprecated"):
+        return f"{module.__name__} is deprecated"
+    value: Any = module
+    for name in rest:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                value = getattr(value, name)
+            except AttributeError:
+                return f"{name} does not exist"
+        if any(issubclass(w.category, PathreasonDeprecationWarning) for w in caught):
+            return "deprecated: " + str(caught[0].message).split(";")[0]
+    return None
+
+
+def _referenced_paths(page: Path) -> set[str]:
+    """Dotted ``pathreason.…`` names anywhere on the page, and what its Python blocks import."""
+    text = page.read_text()
+    found = set(DOTTED.findall(text)) - {"pathreason.__all__"}
+    for block in blocks(page):
+        if block.lang != "python":
+            continue
+        try:
+            tree = ast.parse(block.body)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "pathreason":
+                found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_the_docs_show_only_current_import_paths() -> None:
+    """No page but the versioning page's list names an old (deprecated) path or one that does not exist."""
+    wrong = []
+    for page in PAGES:
+        if page == VERSIONING:
+            continue
+        for dotted in sorted(_referenced_paths(page)):
+            why = _resolve(dotted)
+            if why:
+                wrong.append(f"{page.relative_to(ROOT)}: {dotted} ({why})")
+    assert not wrong, "the docs name paths that are not current:\n" + "\n".join(wrong)
+
+
+def test_no_reference_to_a_design_document_outside_the_repository() -> None:
+    marker = "design " + "\u00a7"
+    hits = []
+    for folder in ("core", "tasks", "rewards", "plugins", "docs", "tests", "benchmarks", "scripts"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in (".py", ".md", ".yaml", ".toml") and marker in path.read_text():
+                hits.append(str(path.relative_to(ROOT)))
+    if marker in (ROOT / "README.md").read_text():
+        hits.append("README.md")
+    assert not hits, f"{marker}N cites a document that is not in the repository; link the docs instead: {hits}"
 
 
 # ------------------------------------------------------------------------------ runnable blocks
