@@ -165,7 +165,7 @@ class AllocatorSection(GRPOSection):
 
 
 class BudgetSection(_Section):
-    """Visual-token budgets (design §5.1)."""
+    """Visual-token budgets (paper Eq. 4-6; docs/concepts/budgets.md)."""
 
     train_tokens: int = Field(256, ge=1)
     """N: the training budget; also defines N0 = min(native, N)."""

@@ -1,4 +1,4 @@
-"""The detection reward (paper Eq. 9, design §5.3): R = AP@0.5(B̂, B) of one completion.
+"""The detection reward (paper Eq. 9; docs/concepts/rewards.md): R = AP@0.5(B̂, B) of one completion.
 
 - B̂: the boxes ``[[x1, y1, x2, y2], ...]`` of the answer (:func:`pathreason.api.completions.parse_boxes`),
   in the order written; they carry no scores, so the written order is the ranking.

@@ -1,4 +1,4 @@
-"""The subtyping reward (paper Eq. 8, design §5.3): R = 1[ĉ = c].
+"""The subtyping reward (paper Eq. 8; docs/concepts/rewards.md): R = 1[ĉ = c].
 
 The predicted class matches by option letter (``"B"``, ``"(B)"``, ``"B) HP"``: the prompt lists
 the classes as ``(A) x, (B) y, ...``) or by class name, case-insensitively and with punctuation

@@ -1,4 +1,4 @@
-"""The VQA reward (paper Eq. 7, design §5.3).
+"""The VQA reward (paper Eq. 7; docs/concepts/rewards.md).
 
 A question is *closed* when it has options or when its gold answer normalises to ``yes``/``no``:
 

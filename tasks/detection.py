@@ -2,7 +2,7 @@
 
 The model reads and writes boxes in the frame of the image it is shown (Qwen2.5-VL: pixels of the
 resized image), so ground truth is mapped into that frame for training and rewards, and predictions
-are mapped back to original pixels for metrics (design §4).
+are mapped back to original pixels for metrics (docs/concepts/index.md, "Box coordinates").
 """
 
 from __future__ import annotations

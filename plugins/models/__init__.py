@@ -10,7 +10,8 @@ from typing import Any
 from pathreason.api.hookspecs import hookimpl
 from pathreason.api.specs import ModelSpec
 
-#: The paper's recipe (design §6): LoRA r=16, alpha=64 on all linear layers of the language model.
+#: The paper's recipe (§4.2, docs/concepts/task-performer.md): LoRA r=16, alpha=64 on all linear layers
+#: of the language model.
 PAPER_RECIPE: dict[str, Any] = {
     "lora": {"r": 16, "lora_alpha": 64, "target_modules": "all-linear"},
     "sft": {"learning_rate": 1e-4, "weight_decay": 0.1, "lr_scheduler_type": "cosine"},

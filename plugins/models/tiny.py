@@ -62,9 +62,9 @@ TEXT_CONFIG: dict[str, Any] = {
     "num_attention_heads": 4,
     "num_key_value_heads": 2,
     "max_position_embeddings": 4096,
-    # M-RoPE (design §4): Qwen2.5-VL gives the (temporal, height, width) sections of each head
-    # consecutive slices of the rotary frequencies, fastest first. With the stock theta 10000 and
-    # [8, 12, 12], the width section turns at 0.003 rad per token or less: across a 16-column
+    # M-RoPE (docs/concepts/task-performer.md): Qwen2.5-VL gives the (temporal, height, width) sections
+    # of each head consecutive slices of the rotary frequencies, fastest first. With the stock theta
+    # 10000 and [8, 12, 12], the width section turns at 0.003 rad per token or less: across a 16-column
     # image the language model barely tells columns apart, and the tiny model never learned where
     # a gland is (one gland per scene, 300 steps: mean IoU 0.09). theta 10 and [2, 15, 15] turn
     # rows at 0.87-0.32 and columns at 0.29-0.11 rad per token (mean IoU 0.60, same run;

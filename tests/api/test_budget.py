@@ -1,4 +1,4 @@
-"""Token budgets (design §5.1, paper Eq. 4-6): hand-computed values and properties."""
+"""Token budgets (paper Eq. 4-6, docs/concepts/budgets.md): hand-computed values and properties."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The rewards of design §5.3 on hand-computed cases, TRL's calling convention and the plugin entry."""
+"""The rewards of docs/concepts/rewards.md (paper Eq. 7-10) on hand-computed cases, TRL's calling
+convention and the plugin entry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``synthpath``: the embedded synthetic pathology benchmark (design §7).
+"""``synthpath``: the embedded synthetic pathology benchmark (docs/concepts/index.md, "The embedded data").
 
 Three tasks on procedurally generated H&E-like colon tiles (see :mod:`pathreason.plugins.datasets.synthpath.tissue`),
 with labels that need different resolutions, so that a token allocator has something to learn:
