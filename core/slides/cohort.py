@@ -126,10 +126,10 @@ def _table(slides: Sequence[Path], output: Path, result: CohortResult,
             rows.append(row)
             continue
         data = json.loads((folder / "slide.json").read_text())
-        metrics = data.get("metrics", {})
+        scores = data.get("metrics", {})
         row.update(status="done", label=data.get("label"), truth=data.get("truth", {}).get("label"),
-                   correct=metrics.get("correct", ""), detections=data.get("detections"),
-                   map_avg=metrics.get("map_avg", ""), tiles_tissue=data["tiles_tissue"],
+                   correct=scores.get("correct", ""), detections=data.get("detections"),
+                   map_avg=scores.get("map_avg", ""), tiles_tissue=data["tiles_tissue"],
                    tiles_answered=data["tiles_answered"], tiles_skipped=data["tiles_skipped"],
                    tiles_lost=data["tiles_lost"], total_tokens=data["total_tokens"],
                    tokens_per_tissue_tile=round(data["tokens_per_tissue_tile"], 2),

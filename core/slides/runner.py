@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from pathreason.api import (
     BudgetContext,
-    BudgetError,
     Budgeter,
+    BudgetError,
     ConfigError,
     DataError,
     Sample,
@@ -154,7 +154,7 @@ def _tiles(job: SlideJob, slide: SlideFile, report: SlideReport) -> list[_Tile]:
         if job.truth is not None:
             if job.result == "label":
                 label = job.truth.label_at(grid.x + grid.width / 2, grid.y + grid.height / 2)
-                answer = label if label in job.options else ""
+                answer = label if label is not None and label in job.options else ""
             elif job.result == "boxes":
                 sx, sy = pixels[0] / grid.width, pixels[1] / grid.height
                 boxes = [[(b[0] - grid.x) * sx, (b[1] - grid.y) * sy, (b[2] - grid.x) * sx, (b[3] - grid.y) * sy]
@@ -181,7 +181,7 @@ def _plan(job: SlideJob, tiles: list[_Tile], report: SlideReport) -> PlanningCon
     planning = PlanningContext(job.context, job.box_frame)
     if isinstance(job.budgeter, Budgeter) and not isinstance(job.budgeter, TwoStageBudgeter):
         for tile in tiles:
-            width, height = tile.sample.image.size()  # type: ignore[union-attr]
+            width, height = tile.sample.size
             requested = job.budgeter.tokens(tile.sample)
             tile.row.requested = native_tokens(height, width, job.patch) if requested is None else int(requested)
         return planning

@@ -209,7 +209,7 @@ class Oracle:
             else:
                 label = self.truth.label_at(sample.meta["x"] + 1, sample.meta["y"] + 1) or SEVERITY[0]
                 text = label if (budget or 0) >= 256 else LOOKALIKES.get(label, label)
-            side = min(16, int(((budget or 256) ** 0.5)))
+            side = min(16, int((budget or 256) ** 0.5))
             out.append(Answer(text=f"<think> t </think> <answer> {text} </answer>", tokens=side * side, budget=budget))
         return out
 
