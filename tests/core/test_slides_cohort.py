@@ -47,6 +47,9 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _env(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "driver.py").write_text(DRIVER)
+    # the tiny model is built before the processes start, so that none reads it while another writes it
+    subprocess.run([sys.executable, "-c", "from pathreason import get_model; get_model('tiny').create()"], check=True,
+                   timeout=300)
     return {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1",
             "RECORD_DIR": str(tmp_path)}
 
