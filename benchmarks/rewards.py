@@ -12,7 +12,14 @@ the process's CPU time (single-threaded), so other load on the machine does not 
 - detection: 1-30 ground-truth boxes per image and 1-30 predicted boxes per completion
   (jittered truths and random boxes, some invalid) in a 448-pixel frame.
 
-Run: ``python benchmarks/rewards.py [--repeats 7] [--batch 1024]``.
+``--hostile`` times one adversarial completion per reward instead (the caps of
+docs/concepts/rewards.md keep each to a few milliseconds), at 1 MB and just under the 64 Ki-character
+cap: a well-formed completion for format, an open answer of that size for vqa, a class name of that
+size for subtyping, a token count of that many digits for the allocation rule and a box list of that
+size (about 50,000 boxes at 1 MB) for detection; the figure is the median wall time of ``--repeats``
+calls.
+
+Run: ``python benchmarks/rewards.py [--repeats 7] [--batch 1024] [--hostile]``.
 """
 
 from __future__ import annotations
@@ -148,11 +155,53 @@ def measure(reward: Callable[..., list[Any]], make: Callable[[random.Random, int
     return statistics.median(rates)
 
 
+def hostile_cases(size: int) -> dict[str, tuple[str, dict[str, list[Any]]]]:
+    """One adversarial completion of about ``size`` characters per reward, with its columns."""
+    words = " ".join(f"{WORDS[i % len(WORDS)]}{i}" for i in range(size // 4))[:size - 40]
+    boxes, total = [], 2
+    while total < size - 40:
+        i = len(boxes)
+        boxes.append(f"[{i % 400}, {i % 300}, {i % 400 + 20}, {i % 300 + 20}]")
+        total += len(boxes[-1]) + 2
+    return {
+        "format": (f"<think>{words}</think><answer>gland</answer>", {"task": ["vqa"]}),
+        "vqa": (f"<think>x</think><answer>{words}</answer>", {"answer": ["gland of the colon"], "options": [[]],
+                                                             "task": ["vqa"]}),
+        "subtyping": (f"<think>x</think><answer>{words}</answer>", {"answer": ["HP"], "options": [CLASSES],
+                                                                   "task": ["subtyping"]}),
+        "detection": (f"<think>x</think><answer>[{', '.join(boxes)}]</answer>",
+                      {"boxes": [[[0, 0, 20, 20]] * 30], "task": ["detection"]}),
+        "eq10": (f"<think>x</think><answer>{'9' * (size - 40)}</answer>", {"n0": [256], "native_tokens": [1024],
+                                                                           "performer_score": [1.0]}),
+    }
+
+
+def measure_hostile(repeats: int) -> None:
+    """Median milliseconds of one call on each adversarial completion (wall time, one completion),
+    for 1 MB completions and for completions just under the 64 Ki-character cap."""
+    from pathreason import get_reward
+
+    print(f"{'reward':<12}{'chars':>12}{'ms per completion':>20}   (median of {repeats} calls)")
+    for size in (1_000_000, 65_000):
+        for name, (completion, columns) in hostile_cases(size).items():
+            reward = get_reward(name)
+            times = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                reward([completion], **columns)
+                times.append(time.perf_counter() - start)
+            print(f"{name:<12}{len(completion):>12,}{1000 * statistics.median(times):>20.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=1024, help="completions per batch (default 1024)")
     parser.add_argument("--repeats", type=int, default=7, help="fresh batches per reward (default 7)")
+    parser.add_argument("--hostile", action="store_true", help="time adversarial completions (1 MB, 60,000 boxes)")
     args = parser.parse_args()
+    if args.hostile:
+        measure_hostile(args.repeats)
+        return
 
     from pathreason import get_reward
 

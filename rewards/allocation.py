@@ -9,7 +9,9 @@ count, Eq. 10 (:func:`allocation_reward`) is
     R_alloc = λ · s(N̂)    otherwise,  λ = 0.5,
 
 so fewer tokens earn full credit and more tokens pay only when they more than double the score.
-An unparseable or non-positive N̂ gets R_alloc = 0. The allocator's total reward adds R_format.
+An unparseable or non-positive N̂ gets R_alloc = 0, and so does a completion longer than
+:data:`~pathreason.rewards.columns.MAX_COMPLETION_CHARS` (64 Ki characters), unread. The
+allocator's total reward adds R_format.
 
 Each rule is registered as a reward plugin (``eq10``, alias ``allocation``; ``token_cost``) whose
 callable takes TRL's arguments: the completions, and the columns ``n0`` (N₀), ``native_tokens`` (the
@@ -33,7 +35,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pathreason.api import MAX_TOKEN_COUNT, Completion, clamp_tokens, completion_text, parse_token_count
+from pathreason.api import MAX_TOKEN_COUNT, Completion, clamp_tokens, parse_token_count
+from pathreason.rewards.columns import capped_text
 
 __all__ = ["ALLOCATION_LAMBDA", "MAX_TOKEN_COUNT", "RULES", "allocation_reward", "clamp_tokens", "parse_token_count",
            "rule_reward", "token_cost_reward"]
@@ -74,7 +77,8 @@ def rule_reward(rule: Callable[[float, int, int, float], float], name: str,
                performer_score: Sequence[float | None], **_: Any) -> list[float | None]:
         out: list[float | None] = []
         for completion, n_orig, n_native, score in zip(completions, n0, native_tokens, performer_score):
-            n_pred = parse_token_count(completion_text(completion))
+            text = capped_text(completion)
+            n_pred = None if text is None else parse_token_count(text)
             if n_pred is None or score is None:
                 out.append(0.0)
             else:

@@ -20,7 +20,12 @@ import re
 import string
 from collections.abc import Sequence
 
-__all__ = ["is_yes_no", "matches_choice", "normalize_answer", "option_index", "resolve_choice"]
+__all__ = ["MAX_CLOSED_ANSWER_CHARS", "is_yes_no", "matches_choice", "normalize_answer", "option_index",
+           "resolve_choice"]
+
+#: The longest closed answer (an option, a class name, yes/no), in characters, that can match; a
+#: longer one matches nothing, unread (normalising 64 Ki characters takes milliseconds).
+MAX_CLOSED_ANSWER_CHARS = 1024
 
 _PUNCTUATION = re.compile(r"[^\w\s]+")
 _LETTER = re.compile(r"\s*[(\[]?\s*([A-Za-z])\s*(?:[)\].:]|$)")
@@ -97,5 +102,7 @@ def resolve_choice(text: str, options: Sequence[str] | None) -> str:
 
 def matches_choice(pred: str | None, gold: str, options: Sequence[str] | None) -> bool:
     """1[ĉ = c]: whether a parsed prediction names the same option (or the same text) as the gold
-    answer; an unparsed prediction (``None``) never matches."""
-    return pred is not None and resolve_choice(pred, options) == resolve_choice(gold, options)
+    answer; an unparsed prediction (``None``) never matches, nor does one longer than
+    :data:`MAX_CLOSED_ANSWER_CHARS`."""
+    return (pred is not None and len(pred) <= MAX_CLOSED_ANSWER_CHARS
+            and resolve_choice(pred, options) == resolve_choice(gold, options))

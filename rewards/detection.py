@@ -13,6 +13,12 @@
 A whole batch is scored together: IoUs in vectorised, cache-sized chunks of prediction/truth
 pairs, and only the (few) pairs above the threshold go through the sequential greedy step.
 
+Caps, so that no completion costs more than a few milliseconds whatever a model writes: an answer
+of more than :data:`MAX_BOXES` (300) boxes scores 0 (a tile of CRAG, the densest dataset, holds a
+few dozen glands); so does, unparsed, an answer holding more than ``MAX_BOXES + 1`` ``[`` brackets
+(every box opens with one, the list adds one) and a completion longer than
+:data:`~pathreason.rewards.columns.MAX_COMPLETION_CHARS` (64 Ki characters).
+
 >>> gt = [[0, 0, 10, 10], [20, 20, 30, 30]]
 >>> score_detection([[0, 0, 10, 10]], gt), score_detection([[50, 50, 60, 60], [20, 20, 30, 31]], gt)
 (0.5, 0.25)
@@ -28,11 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from pathreason.api.completions import Completion, extract_answer, parse_boxes_array
-from pathreason.rewards.columns import applies, column
+from pathreason.api.completions import Completion, parse_boxes_array
+from pathreason.rewards.columns import applies, capped_answer, column
 
 __all__ = [
     "IOU_THRESHOLD",
+    "MAX_BOXES",
     "as_boxes",
     "average_precision",
     "box_iou",
@@ -44,6 +51,8 @@ __all__ = [
 ]
 
 IOU_THRESHOLD = 0.5
+#: The most boxes an answer may list; an answer with more scores 0.
+MAX_BOXES = 300
 _EMPTY = np.zeros((0, 4), dtype=np.float64)
 
 
@@ -254,12 +263,13 @@ def detection_ap(tp: np.ndarray, n_pred: Sequence[int], n_gt: Sequence[int]) -> 
 def score_detection(pred_boxes: Any, gt_boxes: Any, iou_threshold: float = IOU_THRESHOLD) -> float:
     """Eq. 9 for already-parsed boxes: all-point AP@``iou_threshold`` of ``pred_boxes`` (in the
     order written) against ``gt_boxes``, in [0, 1]. ``pred_boxes=None`` (no answer at all, as
-    opposed to an answer listing no box) scores 0, as in :func:`detection_reward`.
+    opposed to an answer listing no box) scores 0, as in :func:`detection_reward`, and so do more
+    than :data:`MAX_BOXES` boxes.
 
-    >>> score_detection([], []), score_detection(None, [])
-    (1.0, 0.0)
+    >>> score_detection([], []), score_detection(None, []), score_detection([[0, 0, 1, 1]] * 301, [[0, 0, 1, 1]])
+    (1.0, 0.0, 0.0)
     """
-    if pred_boxes is None:
+    if pred_boxes is None or len(pred_boxes) > MAX_BOXES:
         return 0.0
     pred, gt = as_boxes(pred_boxes, "pred_boxes"), as_boxes(gt_boxes, "gt_boxes")
     tp = match_arrays(pred, [len(pred)], gt, [len(gt)], [iou_threshold])[0]
@@ -288,7 +298,8 @@ def detection_reward(completions: Sequence[Completion], **columns: Any) -> list[
     Columns: ``boxes`` (required: the ground-truth boxes in the frame of the image the model saw;
     an empty list for a negative image), ``task`` (optional). A completion without an
     ``<answer>`` block scores 0, as in the other task rewards, even on a negative image: only an
-    answer that lists no box (``<answer>[]</answer>``) earns the "both empty" 1.
+    answer that lists no box (``<answer>[]</answer>``) earns the "both empty" 1. Over the caps (the
+    module docstring) a completion scores 0.
     """
     n = len(completions)
     mask = applies(columns, n, "detection")
@@ -296,12 +307,18 @@ def detection_reward(completions: Sequence[Completion], **columns: Any) -> list[
     if not rows:
         return [None] * n
     gt, n_gt = _truth_array(column(columns, "boxes", n, "detection"), rows)
-    answers = [extract_answer(completions[i]) for i in rows]
-    pred, n_pred = parse_boxes_array(answers)
+    answers = [capped_answer(completions[i]) for i in rows]
+    # Too many brackets: over the cap without parsing (parsing 64 Ki characters of boxes is what costs).
+    crowded = [a is not None and a.count("[") > MAX_BOXES + 1 for a in answers]
+    pred, n_pred = parse_boxes_array([None if c else a for a, c in zip(answers, crowded)])
+    over = [c or count > MAX_BOXES for c, count in zip(crowded, n_pred)]
+    if any(over):  # their boxes are dropped before matching
+        keep = np.repeat(np.logical_not(over), n_pred)
+        pred, n_pred = pred[keep], [0 if o else count for o, count in zip(over, n_pred)]
     tp = match_arrays(pred, n_pred, gt, n_gt, [IOU_THRESHOLD])[0]
     rewards: list[float | None] = [None] * n
-    for i, answer, ap in zip(rows, answers, detection_ap(tp, n_pred, n_gt)):
-        rewards[i] = 0.0 if answer is None else ap
+    for i, answer, too_many, ap in zip(rows, answers, over, detection_ap(tp, n_pred, n_gt)):
+        rewards[i] = 0.0 if answer is None or too_many else ap
     return rewards
 
 

@@ -2,7 +2,10 @@
 
 The predicted class matches by option letter (``"B"``, ``"(B)"``, ``"B) HP"``: the prompt lists
 the classes as ``(A) x, (B) y, ...``) or by class name, case-insensitively and with punctuation
-folded (:mod:`pathreason.rewards.choices`). A completion without an ``<answer>`` block scores 0.
+folded (:mod:`pathreason.rewards.choices`). A completion without an ``<answer>`` block scores 0, and
+so does one longer than :data:`~pathreason.rewards.columns.MAX_COMPLETION_CHARS` (64 Ki characters)
+or an answer longer than :data:`~pathreason.rewards.choices.MAX_CLOSED_ANSWER_CHARS` (1,024): caps
+that keep every completion to a few milliseconds.
 
 >>> subtyping_reward(["<answer>(B)</answer>", "<answer>ta.hg</answer>", "no tags"],
 ...                  answer=["HP", "TA.HG", "HP"], options=[["NORM", "HP", "TA.HG"]] * 3)

@@ -187,9 +187,13 @@ def test_huge_inputs(completion: str) -> None:
     check_all(completion)
 
 
-def test_ten_thousand_boxes_are_scored() -> None:
-    boxes = ", ".join(f"[{x}, {x}, {x + 40}, {x + 50}]" for x in range(10_000))
-    out = detection_reward([f"<answer>[{boxes}]</answer>"], boxes=[[[10, 10, 50, 60]]])
+def test_three_hundred_boxes_are_scored_and_more_score_zero() -> None:
+    boxes = [f"[{x}, {x}, {x + 40}, {x + 50}]" for x in range(301)]
+    truth = [[[10, 10, 50, 60]]]
     # boxes x = 2..18 overlap the truth with IoU >= 0.5; the first of them (x = 2, IoU 1344/2656)
-    # takes it at rank 3: AP = precision 1/3. The 9,997 false positives after it do not count.
-    assert out == [pytest.approx(1 / 3)]
+    # takes it at rank 3: AP = precision 1/3. The false positives after it do not count.
+    assert detection_reward([f"<answer>[{', '.join(boxes[:300])}]</answer>"], boxes=truth) == [pytest.approx(1 / 3)]
+    # One box more is over the cap (MAX_BOXES = 300): the answer scores 0, so do 10,000 boxes.
+    assert detection_reward([f"<answer>[{', '.join(boxes)}]</answer>"], boxes=truth) == [0.0]
+    many = ", ".join(f"[{x}, {x}, {x + 40}, {x + 50}]" for x in range(10_000))
+    assert detection_reward([f"<answer>[{many}]</answer>"], boxes=truth) == [0.0]
