@@ -48,6 +48,18 @@ def decode(samples: Iterable[Sample]) -> tuple[list[Sample], list[Image.Image]]:
     return kept, images
 
 
+def require_unique_ids(samples: Sequence[Sample], dataset: str, split: str) -> None:
+    """A :class:`DataError` naming the first id two samples share: evaluation keys predictions by
+    sample id, so duplicates would score each other's answers (a perfect model at 1/3)."""
+    seen: dict[str, Sample] = {}
+    for sample in samples:
+        first = seen.setdefault(sample.id, sample)
+        if first is not sample:
+            raise DataError(f"dataset {dataset!r} split {split!r} gives the sample id {sample.id!r} twice "
+                            f"(images {first.image_path or '<in memory>'} and {sample.image_path or '<in memory>'}); "
+                            f"sample ids must be unique: fix the dataset plugin or its folder")
+
+
 class SampleSource:
     """The samples of a run's tasks from its dataset plugin (see the module docstring)."""
 
@@ -76,6 +88,7 @@ class SampleSource:
         if len(self.spec.tasks) > 1 and len(self.tasks) == 1 and "task" not in options:
             options["task"] = next(iter(self.tasks))  # one task of a multi-task dataset: load only that
         loaded = load_samples(self.spec, split, **options)  # a bad loader: one error naming its plugin
+        require_unique_ids(loaded, self.spec.name, split)
         names = {canonical_task(s.task) for s in loaded}
         kept, bad = [], []
         for s in loaded:
@@ -107,4 +120,4 @@ def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start:start + size]
 
 
-__all__ = ["SampleSource", "canonical_task", "chunks", "decode"]
+__all__ = ["SampleSource", "canonical_task", "chunks", "decode", "require_unique_ids"]

@@ -24,6 +24,13 @@ covers pixel columns 3..7 is ``[3, y1, 8, y2]``.
 Images are read on demand: ``image`` is a path, a PIL image, or an :class:`ImageRef` (a region
 of a file, or encoded bytes). :meth:`Sample.load_image` decodes on every call and caches nothing,
 so a list of 100,000 samples holds no pixels.
+
+Every file is opened through :func:`open_image`, which refuses an image of more pixels than
+:func:`max_image_pixels` (a decompression bomb: a 100 KB PNG can claim 30000x30000 pixels) with a
+:class:`~pathreason.api.errors.DataError` instead of Pillow's ``DecompressionBombError``. The
+limit is Pillow's (89,478,485 pixels, about 9459x9459) unless the environment variable
+``PATHREASON_MAX_IMAGE_PIXELS`` raises it. Whole-slide images do not go through Pillow at all but
+through the slide reader, tile by tile.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -43,10 +52,65 @@ if TYPE_CHECKING:
     import datasets
     from PIL import Image
 
-__all__ = ["ImageRef", "Sample", "dataset_to_samples", "samples_to_dataset"]
+__all__ = ["MAX_IMAGE_PIXELS_ENV", "ImageRef", "Sample", "dataset_to_samples", "max_image_pixels", "open_image",
+           "samples_to_dataset"]
 
 LETTERS = string.ascii_uppercase
 QUESTION_TYPES = ("multiple choice", "yes/no", "open")
+
+#: The environment variable that raises (or lowers) the pixel limit of :func:`open_image`.
+MAX_IMAGE_PIXELS_ENV = "PATHREASON_MAX_IMAGE_PIXELS"
+_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
+
+
+def max_image_pixels() -> int:
+    """The most pixels (width x height) an image file may have: ``PATHREASON_MAX_IMAGE_PIXELS`` when
+    set, else Pillow's ``Image.MAX_IMAGE_PIXELS`` (89,478,485 unless the program changed it). A
+    variable above Pillow's limit raises Pillow's to it (for the whole process), since Pillow would
+    otherwise refuse the file first.
+
+    Raises :class:`~pathreason.api.errors.DataError` when the variable is not a positive integer.
+    """
+    from PIL import Image as PILImage
+
+    raw = os.environ.get(MAX_IMAGE_PIXELS_ENV, "").strip().replace("_", "").replace(",", "")
+    if raw:
+        if not raw.isdigit() or int(raw) < 1:
+            raise DataError(f"{MAX_IMAGE_PIXELS_ENV} must be a positive whole number of pixels (e.g. 400000000), "
+                            f"got {os.environ[MAX_IMAGE_PIXELS_ENV]!r}")
+        limit = int(raw)
+        if PILImage.MAX_IMAGE_PIXELS is not None and limit > PILImage.MAX_IMAGE_PIXELS:
+            # Pillow refuses on its own beyond twice its limit, before we see the size: raise it to ours.
+            PILImage.MAX_IMAGE_PIXELS = limit
+        return limit
+    return PILImage.MAX_IMAGE_PIXELS or 2**63 - 1
+
+
+def _too_large(pixels: str, limit: int) -> str:
+    return (f"{pixels} pixels is over the limit of {limit:,} (a decompression bomb?); for genuine large images "
+            f"set {MAX_IMAGE_PIXELS_ENV} higher (whole-slide images go through the slide reader, not Pillow)")
+
+
+def open_image(source: str | Path | io.BytesIO) -> Image.Image:
+    """``PIL.Image.open(source)`` (the header only; pixels are decoded on ``load()``) that refuses an
+    image of more than :func:`max_image_pixels` pixels with a
+    :class:`~pathreason.api.errors.DataError` saying so. Other failures raise as Pillow raises them
+    (``OSError``, ``ValueError``, ``SyntaxError``).
+    """
+    from PIL import Image as PILImage
+
+    limit = max_image_pixels()
+    try:
+        image = PILImage.open(source)
+    except PILImage.DecompressionBombError as err:
+        found = _BOMB_PIXELS.search(str(err))
+        raise DataError(_too_large(f"an image of {int(found.group(1)):,}" if found else "an image of more than "
+                                   f"{2 * limit:,}", limit)) from None
+    width, height = image.size
+    if width * height > limit:
+        image.close()
+        raise DataError(_too_large(f"an image of {width}x{height} = {width * height:,}", limit))
+    return image
 
 
 @dataclass(frozen=True)
@@ -78,10 +142,8 @@ class ImageRef:
         return f"{where} region {list(self.region)}" if self.region else where
 
     def open(self) -> Image.Image:
-        """The (lazily decoded) PIL image of the whole file."""
-        from PIL import Image as PILImage
-
-        return PILImage.open(io.BytesIO(self.data) if self.data is not None else self.path)
+        """The (lazily decoded) PIL image of the whole file, through :func:`open_image`."""
+        return open_image(io.BytesIO(self.data) if self.data is not None else self.path)
 
     def load(self) -> Image.Image:
         """Decode, crop to ``region``, convert to RGB."""
@@ -211,13 +273,11 @@ class Sample:
         is returned as is, not copied).
 
         Raises :class:`~pathreason.api.errors.DataError` naming the sample and the file when the image
-        is missing or cannot be decoded.
+        is missing, cannot be decoded, or has more pixels than :func:`max_image_pixels`.
         """
-        from PIL import Image as PILImage
-
         try:
             if isinstance(self.image, str):
-                with PILImage.open(self.image) as image:
+                with open_image(self.image) as image:
                     return image.convert("RGB")
             if isinstance(self.image, ImageRef):
                 return self.image.load()
@@ -229,11 +289,9 @@ class Sample:
     @property
     def size(self) -> tuple[int, int]:
         """``(width, height)`` of the image; for a file only its header is read."""
-        from PIL import Image as PILImage
-
         try:
             if isinstance(self.image, str):
-                with PILImage.open(self.image) as image:
+                with open_image(self.image) as image:
                     return image.size
             if isinstance(self.image, ImageRef):
                 return self.image.size()

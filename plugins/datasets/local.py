@@ -26,11 +26,12 @@ def local_dataset(name: str, tasks: tuple[str, ...], description: str,
         return importlib.import_module(f"pathreason.plugins.datasets.readers.{name}")
 
     def load(root: str | Path, split: str = default_split, **options: Any) -> Any:
-        """The samples of ``split`` (a list with a ``.report`` of skipped records)."""
+        """The samples of ``split`` (a list with a ``.report`` of skipped records); the reader checks
+        ``options`` first (a wrong or unknown one is one :class:`~pathreason.api.DataError` line)."""
         return reader().load(root, split=split, **options)
 
     def check(root: str | Path, **options: Any) -> Any:
-        """A :class:`~pathreason.api.DatasetSummary` of the folder."""
+        """A :class:`~pathreason.api.DatasetSummary` of the folder: every split loaded, every image decoded."""
         return reader().check(root, **options)
 
     @hookimpl

@@ -169,3 +169,47 @@ def test_each_task_checks_its_own_answer_convention() -> None:
     letter = Sample(id="sub", image=image, task="subtyping", options=["a", "b"], answer="B")
     with pytest.raises(DataError, match=r"answer 'B' is not one of its options \['a', 'b'\]"):
         get_task("subtyping").validate(letter)
+
+
+# -- decompression bombs (issue 17 item 12) --------------------------------------------------------
+
+
+@pytest.fixture
+def pillow_limit(monkeypatch):
+    """Pillow's pixel limit restored after the test (a raised PATHREASON_MAX_IMAGE_PIXELS raises it)."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
+    monkeypatch.delenv("PATHREASON_MAX_IMAGE_PIXELS", raising=False)
+    return monkeypatch
+
+
+def test_a_bomb_is_a_data_error_naming_the_sample_and_the_file(tmp_path, pillow_limit):
+    from tests.plugins import _data_fixtures as fx
+
+    png, jpeg = fx.bomb_png(tmp_path / "bomb.png"), fx.bomb_jpeg(tmp_path / "bomb.jpg")
+    for sample, pixels in [(Sample(id="s-png", image=png, task="vqa"), "900,000,000"),
+                           (Sample(id="s-jpg", image=ImageRef(path=str(jpeg)), task="vqa"), "3,600,000,000"),
+                           (Sample(id="s-bytes", image=ImageRef(path="x.png", data=png.read_bytes()), task="vqa"),
+                            "900,000,000")]:
+        for read in (sample.load_image, lambda s=sample: s.size):
+            with pytest.raises(DataError) as caught:
+                read()
+            message = str(caught.value)
+            assert message.startswith(f"sample {sample.id!r}: cannot read image {sample.image_path}: an image of "
+                                      f"{pixels} pixels is over the limit of 89,478,485 (a decompression bomb?); "
+                                      f"for genuine large images set PATHREASON_MAX_IMAGE_PIXELS higher"), message
+
+
+def test_the_pixel_limit_is_an_environment_variable(tmp_path, pillow_limit):
+    from pathreason.api.sample import max_image_pixels
+    from tests.plugins import _data_fixtures as fx
+
+    bomb = Sample(id="big", image=fx.bomb_png(tmp_path / "big.png"), task="vqa")
+    pillow_limit.setenv("PATHREASON_MAX_IMAGE_PIXELS", "1_000_000_000")
+    assert max_image_pixels() == 10**9 and bomb.size == (30000, 30000)  # a genuine large image: header read
+    small = Sample(id="small", image=png(tmp_path / "small.png", 40, 30), task="vqa")
+    pillow_limit.setenv("PATHREASON_MAX_IMAGE_PIXELS", "1000")
+    with pytest.raises(DataError, match=r"^sample 'small': .*an image of 40x30 = 1,200 pixels is over the limit of 1,000"):
+        small.load_image()
+    pillow_limit.setenv("PATHREASON_MAX_IMAGE_PIXELS", "lots")
+    with pytest.raises(DataError, match=r"^PATHREASON_MAX_IMAGE_PIXELS must be a positive whole number of pixels"):
+        max_image_pixels()

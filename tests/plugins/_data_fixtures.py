@@ -262,3 +262,62 @@ def digestpath(root: Path) -> Path:
     write_garbage(pos / "case3_c.jpg")
     (neg / "._case2_b.jpg").write_bytes(b"\x00\x05\x16\x07")
     return root
+
+
+# -- hostile files ----------------------------------------------------------------------------------
+# Built byte by byte here, so that the repository holds no hostile file.
+
+
+def bomb_png(path: Path, width: int = 30000, height: int = 30000) -> Path:
+    """A small PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb as far as
+    any reader that trusts the header can tell): a real 8x8 PNG with its IHDR size rewritten and
+    the chunk's CRC recomputed."""
+    import struct
+    import zlib
+
+    data = bytearray(encoded(noise_image(8, 8), "PNG"))
+    data[16:24] = struct.pack(">II", width, height)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def bomb_jpeg(path: Path, width: int = 60000, height: int = 60000) -> Path:
+    """A small JPEG whose SOF0 header claims ``width`` x ``height`` pixels."""
+    import struct
+
+    data = bytearray(encoded(noise_image(16, 16), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def truncated_jpeg(path: Path, width: int = 64, height: int = 48) -> Path:
+    """A JPEG cut in the middle of its pixel data: its header opens, decoding it fails."""
+    data = encoded(noise_image(width, height, 5), "JPEG")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def link(path: Path, target: Path) -> Path:
+    """``path`` as a symlink to ``target`` (folders made as needed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+    return path
+
+
+def nested_pickle(depth: int = 100_000) -> bytes:
+    """A pickle of ``depth`` nested lists, written opcode by opcode (the pickler would recurse)."""
+    import pickle
+
+    return b"\x80\x02" + pickle.EMPTY_LIST + (pickle.MARK + pickle.EMPTY_LIST) * depth + pickle.APPENDS * depth \
+        + pickle.STOP
+
+
+def code_pickle(marker: Path) -> bytes:
+    """A pickle that, if loaded by a plain unpickler, would create ``marker`` (it calls ``open``)."""
+    return f"cbuiltins\nopen\n(S'{marker}'\nS'w'\ntR.".encode()

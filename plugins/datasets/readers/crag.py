@@ -13,30 +13,36 @@ edge are kept when their visible part is at least ``min_box_size`` pixels each w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from pathreason.api import DataError
-from pathreason.api.sample import Sample
+from pathreason.api.sample import open_image
+from pathreason.plugins.datasets.options import validate_options
+from pathreason.plugins.datasets.readers.images import image_size, is_image_name
+from pathreason.plugins.datasets.readers.paths import OUTSIDE_ROOT, inside_root, require_dir
 from pathreason.plugins.datasets.readers.regions import runs_of_labels
 from pathreason.plugins.datasets.readers.report import (
     DatasetSummary,
+    Found,
     LoadedSamples,
-    LoadReport,
     detection_label,
-    finish,
-    is_visible_image,
-    probe_image,
-    require_dir,
+    gather,
     summarize,
 )
-from pathreason.plugins.datasets.readers.tiled import DEFAULT_MIN_BOX, DEFAULT_TILE, tile_samples
+from pathreason.plugins.datasets.readers.tiled import TiledOptions, tile_samples
 
 NAME = "crag"
 SPLITS = ("train", "test")
 SPLIT_FOLDERS = {"train": ("train",), "test": ("valid", "test")}
 LAYOUT = "ROOT/{train,valid or test}/Images/*.png with label maps in ROOT/<split>/Annotation(s)/*.png"
+
+
+class CragOptions(TiledOptions):
+    """CRAG's dataset options: those of every tiled dataset."""
 
 
 def split_folder(root: Path, split: str) -> Path:
@@ -45,16 +51,15 @@ def split_folder(root: Path, split: str) -> Path:
         raise DataError(f"{NAME}: split must be one of {list(SPLITS)} ('valid' is the test split), got {split!r}")
     require_dir(root, NAME, LAYOUT)
     for folder in SPLIT_FOLDERS[name]:
-        if (root / folder).is_dir():
+        if inside_root(root, root / folder) and (root / folder).is_dir():
             return root / folder
-    raise DataError(f"{NAME}: no folder for split {split!r} in {root}: expected one of {list(SPLIT_FOLDERS[name])}; layout {LAYOUT}")
+    raise DataError(f"{NAME}: no folder for split {split!r} in {root}: expected one of {list(SPLIT_FOLDERS[name])} "
+                    f"inside it; layout {LAYOUT}")
 
 
 def read_label_map(path: Path) -> np.ndarray:
     """A 2-D integer label map (an RGB file with equal channels is accepted)."""
-    from PIL import Image
-
-    with Image.open(path) as image:
+    with open_image(path) as image:
         labels = np.asarray(image)
     if labels.ndim == 3:
         if not (labels[..., :3] == labels[..., :1]).all():
@@ -65,51 +70,55 @@ def read_label_map(path: Path) -> np.ndarray:
     return labels
 
 
-def load(
-    root: str | Path,
-    split: str = "train",
-    tile: int = DEFAULT_TILE,
-    overlap: int = 0,
-    min_box_size: int = DEFAULT_MIN_BOX,
-    decode_images: bool = False,
-) -> LoadedSamples:
-    """Tiles of CRAG's ``split`` ("train" or "test") as detection samples of glands."""
-    from PIL import Image
-
-    root = Path(root)
-    folder = split_folder(root, split)
-    images = require_dir(folder / "Images", NAME, LAYOUT)
-    annotations = next((folder / n for n in ("Annotation", "Annotations") if (folder / n).is_dir()), None)
+def _tiles(root: Path, split: str, folder: Path, options: CragOptions) -> Iterator[Found]:
+    images = require_dir(folder / "Images", NAME, LAYOUT, root)
+    annotations = next((folder / n for n in ("Annotation", "Annotations")
+                        if inside_root(root, folder / n) and (folder / n).is_dir()), None)
     if annotations is None:
-        raise DataError(f"{NAME}: folder {folder / 'Annotation'} (or Annotations) not found; expected {LAYOUT}")
-    report = LoadReport(NAME, split, str(root))
-    samples: list[Sample] = []
-    files = sorted(p for p in images.iterdir() if is_visible_image(p))
+        raise DataError(f"{NAME}: folder {folder / 'Annotation'} (or Annotations) not found inside {root}; "
+                        f"expected {LAYOUT}")
+    names = sorted(p for p in images.iterdir() if is_image_name(p))
+    files = [p for p in names if not inside_root(root, p) or p.is_file()]
     if not files:
         raise DataError(f"{NAME}: no images in {images}; expected {LAYOUT}")
     for path in files:
-        problem = probe_image(path, decode_images)
         mask = annotations / path.name
-        if problem is None and not mask.is_file():
-            problem = f"no label map {mask}"
-        if problem is not None:
-            report.skip(path.stem, path, problem)
+        outside = next((p for p in (path, mask) if not inside_root(root, p)), None)
+        if outside is not None:
+            yield path.stem, outside, OUTSIDE_ROOT
+            continue
+        size = image_size(path, options.decode_images)
+        if isinstance(size, str):
+            yield path.stem, path, size
+            continue
+        if not mask.is_file():
+            yield path.stem, path, f"no label map {mask}"
             continue
         try:
             labels = read_label_map(mask)
-        except (OSError, ValueError) as err:
-            report.skip(path.stem, mask, f"unreadable label map: {err}")
+        except (OSError, ValueError) as err:  # DataError (over the pixel limit) is a ValueError
+            yield path.stem, mask, f"unreadable label map: {err}"
             continue
-        with Image.open(path) as image:
-            size = image.size
         if labels.shape != (size[1], size[0]):
-            report.skip(path.stem, mask, f"label map is {labels.shape[1]}x{labels.shape[0]}, image is {size[0]}x{size[1]}")
+            yield path.stem, mask, f"label map is {labels.shape[1]}x{labels.shape[0]}, image is {size[0]}x{size[1]}"
             continue
         meta = {"organ": "colon", "category": "gland"}
-        samples += tile_samples(NAME, split, path, size, runs_of_labels(labels), tile, overlap, min_box_size, meta)
-    return finish(samples, report)
+        yield path.stem, path, tile_samples(NAME, split, path, size, runs_of_labels(labels), options.tile,
+                                            options.overlap, options.min_box_size, meta)
 
 
-def check(root: str | Path, **options: object) -> DatasetSummary:
-    """Tiles and boxes per split of a CRAG folder, and every problem found."""
-    return summarize(NAME, root, SPLITS, load, detection_label, **options)
+def load(root: str | Path, split: str = "train", **options: Any) -> LoadedSamples:
+    """Tiles of CRAG's ``split`` ("train" or "test") as detection samples of glands.
+
+    Options (:class:`CragOptions`): ``tile`` (1024), ``overlap`` (0), ``min_box_size`` (16), ``n``
+    (the first n tiles), ``decode_images`` (False).
+    """
+    parsed = validate_options(CragOptions, NAME, options)
+    root = Path(root)
+    folder = split_folder(root, split)
+    return gather(NAME, split, root, _tiles(root, split, folder, parsed), parsed.n)
+
+
+def check(root: str | Path, **options: Any) -> DatasetSummary:
+    """Tiles and boxes per split of a CRAG folder, every image decoded, and every problem found."""
+    return summarize(NAME, root, SPLITS, load, detection_label, CragOptions, options)

@@ -6,26 +6,24 @@ On disk::
 
 The split is by centre; the paper's (default): VALSET4_CHA_FULL is "train", the other centres
 found are "test". ``train_centers`` / ``test_centers`` change it. macOS ``._*`` files and hidden
-files are skipped silently (they are not images); any other unreadable file is reported.
+files are skipped silently (they are not images); any other unreadable file is reported, and so is a
+centre folder, class folder or file that leads outside ``ROOT`` (a symlink), which is not read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
 
 from pathreason.api import DataError
 from pathreason.api.sample import Sample
-from pathreason.plugins.datasets.readers.report import (
-    DatasetSummary,
-    LoadedSamples,
-    LoadReport,
-    finish,
-    is_visible_image,
-    probe_image,
-    require_dir,
-    summarize,
-)
+from pathreason.plugins.datasets.options import DatasetOptions, validate_options
+from pathreason.plugins.datasets.readers.images import is_image_name, probe_image
+from pathreason.plugins.datasets.readers.paths import OUTSIDE_ROOT, entries, inside_root, require_dir
+from pathreason.plugins.datasets.readers.report import DatasetSummary, Found, LoadedSamples, gather, summarize
 
 NAME = "esca"
 SPLITS = ("train", "test")
@@ -47,14 +45,38 @@ CLASSES = {
 LAYOUT = "ROOT/<centre>/<CLASS>/*.jpg with centres " + ", ".join(CENTERS)
 
 
-def centers_of(root: Path, split: str, train_centers: Sequence[str], test_centers: Sequence[str] | None) -> list[str]:
+class EscaOptions(DatasetOptions):
+    """ESCA's dataset options: which centres make each split, and how classes are named."""
+
+    train_centers: list[str] = Field(list(TRAIN_CENTERS), min_length=1,
+                                     description="the centre folders of the train split, a list of names")
+    test_centers: list[str] | None = Field(None, description="the centre folders of the test split "
+                                           "(default: every other centre found)")
+    class_names: Literal["names", "codes"] = Field("names", description="list classes by name or by code")
+
+    @field_validator("train_centers", "test_centers", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("train_centers", "test_centers")
+    @classmethod
+    def _folder_names(cls, value: list[str] | None) -> list[str] | None:
+        bad = [v for v in value or [] if not v or v in (".", "..") or "/" in v or "\\" in v]
+        if bad:
+            raise ValueError(f"centres are folder names directly under the root (e.g. {CENTERS[0]}), got {bad}")
+        return value
+
+
+def centers_of(root: Path, split: str, options: EscaOptions) -> list[str]:
     """The centre folders of ``split``; a requested centre that is missing is an error."""
     require_dir(root, NAME, LAYOUT)
-    present = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    present = sorted(p.name for p, inside in entries(root, root) if not inside or p.is_dir())
     if split == "train":
-        wanted = list(train_centers)
+        wanted = list(options.train_centers)
     else:
-        wanted = list(test_centers) if test_centers is not None else [c for c in present if c not in train_centers]
+        train = options.train_centers
+        wanted = list(options.test_centers) if options.test_centers is not None else [c for c in present if c not in train]
     missing = [c for c in wanted if c not in present]
     if missing or not wanted:
         raise DataError(
@@ -64,63 +86,65 @@ def centers_of(root: Path, split: str, train_centers: Sequence[str], test_center
     return wanted
 
 
-def load(
-    root: str | Path,
-    split: str = "train",
-    train_centers: Sequence[str] = TRAIN_CENTERS,
-    test_centers: Sequence[str] | None = None,
-    class_names: str = "names",
-    decode_images: bool = False,
-) -> LoadedSamples:
-    """ESCA's ``split`` ("train" or "test", split by centre) as subtyping samples."""
-    if split not in SPLITS:
-        raise DataError(f"{NAME}: split must be one of {list(SPLITS)}, got {split!r}")
-    if class_names not in ("names", "codes"):
-        raise DataError(f"{NAME}: class_names must be 'names' or 'codes', got {class_names!r}")
-    names = dict(CLASSES) if class_names == "names" else {code: code for code in CLASSES}
-    options = list(names.values())
-    root = Path(root)
-    report = LoadReport(NAME, split, str(root))
-    samples: list[Sample] = []
-    for center in centers_of(root, split, train_centers, test_centers):
-        folders = sorted(p for p in (root / center).iterdir() if p.is_dir() and not p.name.startswith("."))
-        unknown = [p.name for p in folders if p.name not in CLASSES]
+def _samples(root: Path, split: str, options: EscaOptions) -> Iterator[Found]:
+    names = dict(CLASSES) if options.class_names == "names" else {code: code for code in CLASSES}
+    choices = list(names.values())
+    for center in centers_of(root, split, options):
+        if not inside_root(root, root / center):
+            yield center, root / center, OUTSIDE_ROOT
+            continue
+        folders = [(p, inside) for p, inside in entries(root, root / center) if not inside or p.is_dir()]
+        unknown = [p.name for p, _ in folders if p.name not in CLASSES]
         if unknown:
             raise DataError(f"{NAME}: unknown class folders {unknown} in {root / center}; expected some of {list(CLASSES)}")
         if not folders:
             raise DataError(f"{NAME}: no class folders in {root / center}; expected {LAYOUT}")
-        for folder in folders:
-            for path in sorted(folder.iterdir()):
-                if path.name.startswith("._") or path.name.startswith("."):
-                    continue  # macOS resource forks and hidden files are not images
+        for folder, inside in folders:
+            if not inside:
+                yield f"{center}/{folder.name}", folder, OUTSIDE_ROOT
+                continue
+            for path, inside in entries(root, folder):
                 record = f"{center}/{folder.name}/{path.name}"
-                if not is_visible_image(path):
-                    report.skip(record, path, f"not an image file (suffix {path.suffix!r})")
+                if not inside:
+                    yield record, path, OUTSIDE_ROOT
                     continue
-                problem = probe_image(path, decode_images)
+                if not is_image_name(path) or not path.is_file():
+                    yield record, path, f"not an image file (suffix {path.suffix!r})"
+                    continue
+                problem = probe_image(path, options.decode_images)
                 if problem is not None:
-                    report.skip(record, path, problem)
+                    yield record, path, problem
                     continue
-                samples.append(
-                    Sample(
-                        id=f"{NAME}-{split}-{center}-{folder.name}-{path.stem}",
+                label = folder.name
+                try:
+                    sample = Sample(
+                        id=f"{NAME}-{split}-{center}-{label}-{path.stem}",
                         image=str(path),
                         task="subtyping",
-                        options=options,
-                        answer=names[folder.name],
-                        meta={
-                            "dataset": NAME,
-                            "split": split,
-                            "organ": "esophagus",
-                            "center": center,
-                            "label": folder.name,
-                            "category": names[folder.name],
-                        },
+                        options=choices,
+                        answer=names[label],
+                        meta={"dataset": NAME, "split": split, "organ": "esophagus", "center": center, "label": label,
+                              "category": names[label]},
                     )
-                )
-    return finish(samples, report)
+                except DataError as err:
+                    yield record, path, str(err)
+                    continue
+                yield record, path, sample
 
 
-def check(root: str | Path, **options: object) -> DatasetSummary:
-    """Images per split and class of an ESCA folder, and every problem found."""
-    return summarize(NAME, root, SPLITS, load, lambda s: str(s.meta["label"]), **options)
+def load(root: str | Path, split: str = "train", **options: Any) -> LoadedSamples:
+    """ESCA's ``split`` ("train" or "test", split by centre) as subtyping samples.
+
+    Options (:class:`EscaOptions`): ``train_centers`` (``["VALSET4_CHA_FULL"]``), ``test_centers``
+    (every other centre), ``class_names`` (``"names"`` or ``"codes"``), ``n``, ``decode_images``.
+    """
+    parsed = validate_options(EscaOptions, NAME, options)
+    if split not in SPLITS:
+        raise DataError(f"{NAME}: split must be one of {list(SPLITS)}, got {split!r}")
+    root = Path(root)
+    return gather(NAME, split, root, _samples(root, split, parsed), parsed.n)
+
+
+def check(root: str | Path, **options: Any) -> DatasetSummary:
+    """Images per split and class of an ESCA folder, every image decoded, and every problem found."""
+    return summarize(NAME, root, SPLITS, load, lambda s: str(s.meta["label"]), EscaOptions, options)

@@ -11,8 +11,11 @@ Two layouts are read:
 
 A question is closed (``meta["question_type"] == "yes/no"``) when its answer is yes or no, and
 open otherwise. Pickles are read with an unpickler that refuses every class, so a pickle can
-only yield plain lists, dicts and strings. Images held in parquet stay encoded (one copy per
-distinct image) until a sample is loaded.
+only yield plain lists, dicts and strings: one that asks for a class (code it would run) is
+refused with a one-line :class:`~pathreason.api.DataError` naming the class. Images held in parquet
+stay encoded (one copy per distinct image) until a sample is loaded. An image path that leads
+outside ``ROOT`` (``../``, an absolute path elsewhere, a symlink) is skipped and reported, never
+opened.
 """
 
 from __future__ import annotations
@@ -20,18 +23,21 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pathreason.api import DataError
 from pathreason.api.sample import ImageRef, Sample
+from pathreason.plugins.datasets.options import DatasetOptions, validate_options
+from pathreason.plugins.datasets.readers.images import probe_image
+from pathreason.plugins.datasets.readers.paths import OUTSIDE_ROOT, inside_root, require_dir, require_inside
 from pathreason.plugins.datasets.readers.report import (
     DatasetSummary,
+    Found,
     LoadedSamples,
-    LoadReport,
-    finish,
-    probe_image,
-    require_dir,
+    brief,
+    gather,
     summarize,
 )
 
@@ -45,9 +51,18 @@ LAYOUT = (
 CLOSED = ("yes", "no")
 
 
+class PathVQAOptions(DatasetOptions):
+    """PathVQA's dataset options: those every local dataset takes."""
+
+
+class _Refused(pickle.UnpicklingError):
+    """A pickle asked for a class (which could run code)."""
+
+
 class _PlainUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: PathVQA pickles hold only lists, dicts and strings")
+        raise _Refused(f"it asks for {module}.{name}, and loading a class can run code; "
+                       f"PathVQA pickles hold only lists, dicts and strings")
 
 
 def canonical_split(split: str) -> str:
@@ -69,16 +84,16 @@ def pickle_layout(root: Path, split: str) -> tuple[Path, Path] | None:
     for base in (root / "pvqa", root):
         for alias in SPLIT_NAMES[split]:
             table = base / "qas" / alias / f"{alias}_qa.pkl"
-            if table.is_file():
+            if not inside_root(root, table) or table.is_file():  # one leading out is refused by the reader
                 return table, base / "images" / alias
     return None
 
 
 def make_sample(split: str, record_id: str, image: str | ImageRef, question: Any, answer: Any, source: str) -> Sample:
     if not isinstance(question, str) or not question.strip():
-        raise ValueError(f"question must be a non-empty string, got {question!r}")
+        raise ValueError(f"question must be a non-empty string, got {brief(question)}")
     if not isinstance(answer, str) or not answer.strip():
-        raise ValueError(f"answer must be a non-empty string, got {answer!r}")
+        raise ValueError(f"answer must be a non-empty string, got {brief(answer)}")
     answer = answer.strip()
     closed = answer.lower() in CLOSED
     return Sample(
@@ -91,21 +106,23 @@ def make_sample(split: str, record_id: str, image: str | ImageRef, question: Any
     )
 
 
-def _from_parquet(files: list[Path], split: str, report: LoadReport, decode_images: bool) -> list[Sample]:
+def _from_parquet(root: Path, files: list[Path], split: str, decode_images: bool) -> Iterator[Found]:
     import pyarrow.parquet as pq
 
-    samples: list[Sample] = []
     images: dict[bytes, ImageRef] = {}  # one ImageRef per distinct image
     for file in files:
+        if not inside_root(root, file):
+            yield file.name, file, OUTSIDE_ROOT
+            continue
         try:
             table = pq.read_table(file)
         except Exception as err:  # pyarrow raises its own error types for corrupt files
-            raise DataError(f"{NAME}: cannot read parquet file {file}: {err}") from err
+            raise DataError(f"{NAME}: cannot read parquet file {file}: {err}") from None
         missing = [c for c in ("image", "question", "answer") if c not in table.column_names]
         if missing:
             raise DataError(f"{NAME}: {file} lacks the columns {missing}; it has {table.column_names}; expected {LAYOUT}")
         for row, record in enumerate(table.select(["image", "question", "answer"]).to_pylist()):
-            record_id = f"{file.stem}-{row:06d}"
+            record_id, where = f"{file.stem}-{row:06d}", f"{file} row {row}"
             image = record["image"] if isinstance(record["image"], dict) else {}
             data, name = image.get("bytes"), image.get("path") or ""
             source: str | ImageRef
@@ -114,68 +131,91 @@ def _from_parquet(files: list[Path], split: str, report: LoadReport, decode_imag
                 if key not in images:
                     problem = probe_image(data, decode_images)
                     if problem is not None:
-                        report.skip(record_id, f"{file} row {row}", problem)
+                        yield record_id, where, problem
                         continue
                     images[key] = ImageRef(path=name, data=data)
                 source = images[key]
+            elif name and not inside_root(root, file.parent / name):
+                yield record_id, where, f"image path {name!r} is {OUTSIDE_ROOT}"
+                continue
             elif name and (file.parent / name).is_file():
                 source = str(file.parent / name)
             else:
-                report.skip(record_id, f"{file} row {row}", f"image has no bytes and no readable path ({name!r})")
+                yield record_id, where, f"image has no bytes and no readable path ({name!r})"
                 continue
             try:
-                samples.append(make_sample(split, record_id, source, record["question"], record["answer"], name))
-            except ValueError as err:
-                report.skip(record_id, f"{file} row {row}", str(err))
-    return samples
+                yield record_id, where, make_sample(split, record_id, source, record["question"], record["answer"], name)
+            except ValueError as err:  # DataError included
+                yield record_id, where, str(err)
 
 
-def _from_pickle(table: Path, images: Path, split: str, report: LoadReport, decode_images: bool) -> list[Sample]:
-    require_dir(images, NAME, LAYOUT)
+def read_pickle(table: Path) -> list[Any]:
+    """The pickled list of records, read with an unpickler that refuses every class."""
     try:
         with table.open("rb") as handle:
             records = _PlainUnpickler(io.BufferedReader(handle)).load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as err:
-        raise DataError(f"{NAME}: cannot read {table}: {err}; expected a pickled list of dicts") from err
+    except _Refused as err:
+        raise DataError(f"{NAME}: refused {table}: {err}") from None
+    except RecursionError:
+        raise DataError(f"{NAME}: refused {table}: it is nested too deeply (a malformed or hostile pickle)") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError,
+            MemoryError) as err:
+        raise DataError(f"{NAME}: cannot read {table} ({type(err).__name__}: {err}); "
+                        f"expected a pickled list of dicts") from None
     if not isinstance(records, list):
         raise DataError(f"{NAME}: {table} holds a {type(records).__name__}; expected a list of dicts with image, question, answer")
-    samples: list[Sample] = []
+    return records
+
+
+def _from_pickle(root: Path, table: Path, images: Path, split: str, decode_images: bool) -> Iterator[Found]:
+    require_inside(root, table, NAME, "question file")
+    require_dir(images, NAME, LAYOUT, root)
     checked: dict[str, str | None] = {}
-    for index, record in enumerate(records):
+    for index, record in enumerate(read_pickle(table)):
         record_id = f"{index:06d}"
         if not isinstance(record, dict) or not isinstance(record.get("image"), str):
-            report.skip(record_id, table, f"record {index} is not a dict with a string 'image': {str(record)[:80]}")
+            yield record_id, table, f"record {index} is not a dict with a string 'image': {brief(record)}"
+            continue
+        if "\x00" in record["image"]:
+            yield record_id, table, f"record {index}: its image name {brief(record['image'])} holds a NUL byte"
             continue
         name = record["image"] if Path(record["image"]).suffix else f"{record['image']}.jpg"
         path = images / name
+        if not inside_root(root, path):
+            yield record_id, path, OUTSIDE_ROOT
+            continue
         if name not in checked:
             checked[name] = probe_image(path, decode_images)
         if checked[name] is not None:
-            report.skip(record_id, path, str(checked[name]))
+            yield record_id, path, str(checked[name])
             continue
         try:
-            samples.append(make_sample(split, record_id, str(path), record.get("question"), record.get("answer"), name))
-        except ValueError as err:
-            report.skip(record_id, table, str(err))
-    return samples
+            yield record_id, path, make_sample(split, record_id, str(path), record.get("question"), record.get("answer"), name)
+        except ValueError as err:  # DataError included
+            yield record_id, table, str(err)
 
 
-def load(root: str | Path, split: str = "train", decode_images: bool = False) -> LoadedSamples:
-    """PathVQA's ``split`` ("train", "validation" or "test") as VQA samples."""
+def load(root: str | Path, split: str = "train", **options: Any) -> LoadedSamples:
+    """PathVQA's ``split`` ("train", "validation" or "test") as VQA samples.
+
+    Options (:class:`PathVQAOptions`): ``n`` (the first n questions), ``decode_images``.
+    """
+    parsed = validate_options(PathVQAOptions, NAME, options)
     split = canonical_split(split)
     root = Path(root)
     require_dir(root, NAME, LAYOUT)
-    report = LoadReport(NAME, split, str(root))
     files = parquet_files(root, split)
+    found: Iterator[Found]
     if files:
-        samples = _from_parquet(files, split, report, decode_images)
-    elif (found := pickle_layout(root, split)) is not None:
-        samples = _from_pickle(*found, split, report, decode_images)
+        found = _from_parquet(root, files, split, parsed.decode_images)
+    elif (layout := pickle_layout(root, split)) is not None:
+        found = _from_pickle(root, *layout, split, parsed.decode_images)
     else:
         raise DataError(f"{NAME}: no {split} split in {root}: expected {LAYOUT}")
-    return finish(samples, report)
+    return gather(NAME, split, root, found, parsed.n)
 
 
-def check(root: str | Path, **options: object) -> DatasetSummary:
-    """Questions per split and type (yes/no, open) of a PathVQA folder, and every problem found."""
-    return summarize(NAME, root, SPLITS, load, lambda s: str(s.meta["question_type"]), **options)
+def check(root: str | Path, **options: Any) -> DatasetSummary:
+    """Questions per split and type (yes/no, open) of a PathVQA folder, every image decoded, and every
+    problem found."""
+    return summarize(NAME, root, SPLITS, load, lambda s: str(s.meta["question_type"]), PathVQAOptions, options)

@@ -5,11 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field, field_validator
+
 from pathreason.api.sample import ImageRef, Sample
+from pathreason.plugins.datasets.options import DatasetOptions
 from pathreason.plugins.datasets.readers.regions import Runs, tile_boxes, tile_grid
 
 DEFAULT_TILE = 1024
 DEFAULT_MIN_BOX = 16
+
+
+class TiledOptions(DatasetOptions):
+    """Options of the readers that cut large images into tiles (CRAG, DigestPath)."""
+
+    tile: int = Field(DEFAULT_TILE, ge=28, description="tile side in pixels, a whole number >= 28")
+    overlap: int = Field(0, ge=0, description="pixels shared by neighbouring tiles, a whole number >= 0 below tile")
+    min_box_size: int = Field(DEFAULT_MIN_BOX, ge=1,
+                              description="smallest visible part, in pixels each way, of an object cut by a tile edge")
+
+    @field_validator("overlap")
+    @classmethod
+    def _overlap_below_tile(cls, overlap: int, info: Any) -> int:
+        tile = info.data.get("tile")
+        if tile is not None and overlap >= tile:
+            raise ValueError(f"overlap must be smaller than tile ({tile})")
+        return overlap
 
 
 def tile_samples(

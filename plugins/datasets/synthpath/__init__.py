@@ -13,10 +13,14 @@ from pathreason.api import DatasetSpec, hookimpl
 
 
 def load(split: str = "train", **options: Any) -> list[Any]:
-    """``generate(split, n=None, seed=0, task=None, tile=448, real_background=False)`` of the generator."""
+    """``generate(split, n=None, seed=0, task=None, tile=448, real_background=False, progress=None)`` of the
+    generator, its options checked first (:class:`~pathreason.plugins.datasets.options.SynthpathOptions`:
+    a wrong or unknown one is a one-line :class:`~pathreason.api.DataError`)."""
+    from pathreason.plugins.datasets.options import SynthpathOptions, validate_options
     from pathreason.plugins.datasets.synthpath.generator import generate
 
-    return generate(split, **options)
+    parsed = validate_options(SynthpathOptions, "synthpath", options)
+    return generate(split, **parsed.model_dump(exclude_unset=True))
 
 
 @hookimpl
