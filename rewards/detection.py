@@ -39,11 +39,13 @@ from pathreason.rewards.columns import applies, capped_answer, column
 
 __all__ = [
     "IOU_THRESHOLD",
+    "MAP_THRESHOLDS",
     "MAX_BOXES",
     "as_boxes",
     "average_precision",
     "box_iou",
     "detection_ap",
+    "detection_mean_ap_reward",
     "detection_reward",
     "match_arrays",
     "match_predictions",
@@ -51,6 +53,8 @@ __all__ = [
 ]
 
 IOU_THRESHOLD = 0.5
+#: The IoU thresholds of the paper's detection metric, averaged by :func:`detection_mean_ap_reward`.
+MAP_THRESHOLDS = (0.1, 0.3, 0.5)
 #: The most boxes an answer may list; an answer with more scores 0.
 MAX_BOXES = 300
 _EMPTY = np.zeros((0, 4), dtype=np.float64)
@@ -292,15 +296,9 @@ def _truth_array(truths: Sequence[Any], rows: Sequence[int]) -> tuple[np.ndarray
     return array.reshape(-1, 4), counts
 
 
-def detection_reward(completions: Sequence[Completion], **columns: Any) -> list[float | None]:
-    """TRL reward: AP@0.5 of each completion's boxes; ``None`` where ``task`` is not ``detection``.
-
-    Columns: ``boxes`` (required: the ground-truth boxes in the frame of the image the model saw;
-    an empty list for a negative image), ``task`` (optional). A completion without an
-    ``<answer>`` block scores 0, as in the other task rewards, even on a negative image: only an
-    answer that lists no box (``<answer>[]</answer>``) earns the "both empty" 1. Over the caps (the
-    module docstring) a completion scores 0.
-    """
+def _mean_ap_rewards(completions: Sequence[Completion], columns: dict[str, Any],
+                     thresholds: Sequence[float]) -> list[float | None]:
+    """Per completion of a detection sample: the mean over ``thresholds`` of its all-point AP."""
     n = len(completions)
     mask = applies(columns, n, "detection")
     rows = [i for i in range(n) if mask[i]]
@@ -315,11 +313,39 @@ def detection_reward(completions: Sequence[Completion], **columns: Any) -> list[
     if any(over):  # their boxes are dropped before matching
         keep = np.repeat(np.logical_not(over), n_pred)
         pred, n_pred = pred[keep], [0 if o else count for o, count in zip(over, n_pred)]
-    tp = match_arrays(pred, n_pred, gt, n_gt, [IOU_THRESHOLD])[0]
+    per_threshold = [detection_ap(tp, n_pred, n_gt) for tp in match_arrays(pred, n_pred, gt, n_gt, thresholds)]
     rewards: list[float | None] = [None] * n
-    for i, answer, too_many, ap in zip(rows, answers, over, detection_ap(tp, n_pred, n_gt)):
-        rewards[i] = 0.0 if answer is None or too_many else ap
+    for k, (i, answer, too_many) in enumerate(zip(rows, answers, over)):
+        rewards[i] = 0.0 if answer is None or too_many else float(np.mean([aps[k] for aps in per_threshold]))
     return rewards
 
 
-detection_reward.__name__ = "detection"  # TRL logs rewards/<__name__>/mean
+def detection_reward(completions: Sequence[Completion], **columns: Any) -> list[float | None]:
+    """TRL reward: AP@0.5 of each completion's boxes; ``None`` where ``task`` is not ``detection``.
+
+    Columns: ``boxes`` (required: the ground-truth boxes in the frame of the image the model saw;
+    an empty list for a negative image), ``task`` (optional). A completion without an
+    ``<answer>`` block scores 0, as in the other task rewards, even on a negative image: only an
+    answer that lists no box (``<answer>[]</answer>``) earns the "both empty" 1. Over the caps (the
+    module docstring) a completion scores 0.
+    """
+    return _mean_ap_rewards(completions, columns, [IOU_THRESHOLD])
+
+
+def detection_mean_ap_reward(completions: Sequence[Completion], **columns: Any) -> list[float | None]:
+    """TRL reward aligned with the metric the paper reports: the mean of each completion's
+    all-point AP at IoU 0.1, 0.3 and 0.5 (:data:`MAP_THRESHOLDS`), with :func:`detection_reward`'s
+    columns, caps and rules otherwise. A box of IoU 0.3 with its gland, worth 0 under Eq. 9, earns
+    two thirds of a hit here, so a model whose boxes are roughly right gets a graded signal.
+
+    >>> gt = [[0, 0, 10, 10]]
+    >>> detection_reward(["<answer>[[0, 0, 10, 16]]</answer>"], boxes=[gt])  # IoU 0.625
+    [1.0]
+    >>> detection_mean_ap_reward(["<answer>[[0, 0, 10, 25]]</answer>"], boxes=[gt])  # IoU 0.4: hit at 0.1, 0.3
+    [0.6666666666666666]
+    """
+    return _mean_ap_rewards(completions, columns, MAP_THRESHOLDS)
+
+
+detection_reward.__name__ = "detection"
+detection_mean_ap_reward.__name__ = "detection_mean_ap"

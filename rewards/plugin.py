@@ -42,6 +42,8 @@ def pathreason_rewards() -> list[RewardSpec]:
                    description="Eq. 8: 1 if the class (letter or name) is right"),
         RewardSpec(name="detection", factory=_lazy("detection", "detection_reward"), low=0.0, high=1.0,
                    description="Eq. 9: all-point AP@0.5 of the boxes, in the order written"),
+        RewardSpec(name="detection_mean_ap", factory=_lazy("detection", "detection_mean_ap_reward"), low=0.0, high=1.0,
+                   description="the paper's detection metric per image: AP averaged over IoU 0.1, 0.3, 0.5"),
         RewardSpec(name="eq10", factory=_rule("eq10"), aliases=("allocation",), low=0.0, high=1.0,
                    description="Eq. 10, the allocator's: s(N) if N < N0 else lam * s(N) (option lam, 0.5)"),
         RewardSpec(name="token_cost", factory=_rule("token_cost"), low=-1.0, high=1.0,

@@ -404,7 +404,7 @@ def test_reward_modules_import_lightly() -> None:
             "heavy = [m for m in ('torch', 'transformers', 'sklearn', 'evaluate', 'datasets', 'nltk', 'numpy', "
             "'pycocotools') if m in sys.modules]; print(len(specs), heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert out.stdout.strip() == "6 []"
+    assert out.stdout.strip() == "7 []"
 
 
 @pytest.mark.parametrize("module", ["choices", "bleu", "format", "vqa", "subtyping", "detection", "allocation"])
@@ -412,3 +412,18 @@ def test_docstring_examples(module: str) -> None:
     mod = importlib.import_module(f"pathreason.rewards.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_detection_mean_ap_reward_by_hand() -> None:
+    """Two truths; the first box has IoU 0.4 with its truth (100 / 250), the second matches exactly.
+    AP@0.1 = AP@0.3 = (1 + 1) / 2 = 1; AP@0.5: the first box is a false positive, the second a hit at
+    precision 1/2, so AP = 0.5 / 2 = 0.25; their mean is 0.75, while Eq. 9 (AP@0.5 alone) gives 0.25."""
+    from pathreason import get_reward
+
+    gt = [[0, 0, 10, 10], [20, 20, 30, 30]]
+    completion = "<think> two </think> <answer> [[0, 0, 10, 25], [20, 20, 30, 30]] </answer>"
+    assert get_reward("detection_mean_ap")([completion], boxes=[gt], task=["detection"]) == [pytest.approx(0.75)]
+    assert get_reward("detection")([completion], boxes=[gt], task=["detection"]) == [pytest.approx(0.25)]
+    assert get_reward("detection_mean_ap")(["no answer", "<answer>[]</answer>"], boxes=[gt, []],
+                                       task=["detection"] * 2) == [0.0, 1.0]
+    assert get_reward("detection_mean_ap")([completion], boxes=[gt], task=["vqa"]) == [None]
