@@ -46,8 +46,9 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
         task = tasks[sample.task]
         budgets = [budgeter.tokens(sample)]
         excluded = sample.meta.get("difficulty") in sft.budget_mix_exclude or sample.task in sft.budget_mix_exclude
-        if sft.budget_mix and not excluded:
-            budgets.append(rng.choice(sft.budget_mix))
+        mix = _visible_mix(sft.budget_mix or [], sample, sft.budget_mix_level_key)
+        if mix and not excluded:
+            budgets.append(rng.choice(mix))
         for budget in budgets:
             view = make_view(image.size, budget, box_frame, config.budget.patch)
             rows.append({
@@ -58,6 +59,24 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
             })
     rng.shuffle(rows)
     return rows
+
+
+def _visible_mix(mix: Sequence[int], sample: Sample, level_key: str | None) -> list[int]:
+    """The mixed budgets at which ``sample``'s evidence shows (all of them without ``level_key``).
+
+    >>> s = Sample(id="a", image="t.png", task="vqa", meta={"level_tokens": 64})
+    >>> _visible_mix([16, 32, 64, 128], s, "level_tokens"), _visible_mix([16, 32], s, None)
+    ([64, 128], [16, 32])
+    """
+    level = sample.meta.get(level_key) if level_key else None
+    if level is None:
+        return list(mix)
+    try:
+        floor = int(level)
+    except (TypeError, ValueError):
+        raise ConfigError(f"sft.budget_mix_level_key {level_key!r}: sample {sample.id!r} has "
+                          f"meta[{level_key!r}] = {level!r}, not a number of tokens") from None
+    return [b for b in mix if b >= floor]
 
 
 def grpo_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sample],

@@ -1,0 +1,51 @@
+"""The rows TRL trains on: budgets of the SFT mix, the level floor, the GRPO reward columns."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from pathreason import get_task
+from pathreason.api import Sample
+from pathreason.config import RunConfig
+from pathreason.rows import grpo_rows, sft_rows
+
+
+def _samples(levels: list[int | None]) -> tuple[list[Sample], list[Image.Image]]:
+    samples = [Sample(id=f"s{i}", image=Image.new("RGB", (448, 448), (200, 100, 150)), task="subtyping",
+                      options=["a", "b"], answer="a", meta={} if level is None else {"level_tokens": level})
+               for i, level in enumerate(levels)]
+    return samples, [s.load_image() for s in samples]
+
+
+def _budgets(rows: list[dict]) -> list[int]:
+    return sorted(r["length"] for r in rows)
+
+
+def test_each_sample_at_the_training_budget_and_one_mixed_budget() -> None:
+    config = RunConfig.build({"sft": {"budget_mix": [16, 64]}}, apply_preset=False)
+    samples, images = _samples([None] * 4)
+    rows = sft_rows(config, {"subtyping": get_task("subtyping")}, samples, images, "absolute")
+    assert len(rows) == 8 and _budgets(rows).count(256) == 4
+    assert all(r["length"] in (16, 64, 256) for r in rows)
+
+
+def test_the_level_floor_keeps_mixed_budgets_where_the_detail_shows() -> None:
+    config = RunConfig.build({"sft": {"budget_mix": [16, 32, 64, 128], "budget_mix_level_key": "level_tokens"}},
+                             apply_preset=False)
+    samples, images = _samples([16] * 6 + [64] * 6 + [256] * 6)
+    rows = sft_rows(config, {"subtyping": get_task("subtyping")}, samples, images, "absolute")
+    lengths = [r["length"] for r in rows]
+    assert len(rows) == 6 * 2 + 6 * 2 + 6  # the 256-level samples have no mixed budget left: one row each
+    assert lengths.count(256) == 18
+    assert set(lengths) - {256} <= {16, 25, 64, 121}  # a 448-px square: budget 32 is 5x5 tokens, 128 is 11x11
+    # 64-level samples: never below 64
+    floor64 = sft_rows(config, {"subtyping": get_task("subtyping")}, *_samples([64] * 20), "absolute")
+    assert min(r["length"] for r in floor64) >= 64 and {r["length"] for r in floor64} >= {64, 121}
+
+
+def test_grpo_rows_carry_the_reward_columns() -> None:
+    config = RunConfig.build({}, apply_preset=False)
+    samples, images = _samples([None])
+    (row,) = grpo_rows(config, {"subtyping": get_task("subtyping")}, samples, images, "absolute")
+    assert row["id"] == "s0" and row["task"] == "subtyping" and row["answer"] == "a" and row["options"] == ["a", "b"]
+    assert row["image"].size == (448, 448)
