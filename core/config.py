@@ -78,6 +78,11 @@ class SFTSection(_TrainerSection):
     taught where its evidence is invisible only teaches the performer to guess. Naming a task
     (e.g. ``"detection"``) keeps a small model from having to learn box frames that change size
     with the budget."""
+    budget_mix_level_key: str | None = None
+    """A ``meta`` key holding the smallest budget at which a sample's evidence shows (e.g.
+    ``"level_tokens"``): its mixed budget is drawn only from the mix's budgets at or above that
+    value (none left: the training budget only), so a sample is never taught where its detail is
+    erased, yet still learns every budget where it is visible."""
 
 
 class GRPOSection(_TrainerSection):
