@@ -1,35 +1,50 @@
-"""The budget ablation of the paper's Table 6: one performer under several budgeters, plus the oracle.
+"""The budget ablation of the paper's Table 6, with the whole cost counted: one performer under several
+budgeters, plus the oracle.
 
 :func:`ablate` evaluates one fixed budget per candidate N (``evaluation.fixed_budgeter``) and the
-budgeters of ``evaluation.compare`` (the trained allocator by default) when the run has what they
-need, and derives the **oracle** budget of each sample: the smallest fixed budget at which the
-performer answers it correctly (score ≥ 0.5, which is "right" for the 0/1 scores of closed VQA and
-subtyping), the largest budget when none does. The table gives, per budgeter and task, the headline
-metric, TPI (and the budgeter's own tokens), and per difficulty when samples carry one; the plot
-puts each budgeter at (TPI, metric).
+budgeters of ``evaluation.compare`` (``native``, ``escalate`` and the trained allocator by default)
+when the run has what they need, and derives the **oracle** budget of each sample: the smallest fixed
+budget at which the performer answers it correctly (score >= 0.5, which is "right" for the 0/1
+scores of closed VQA and subtyping), the largest budget when none does. The oracle's row scores each
+sample's answer at its oracle budget; it is a bound, not a method (finding the budget took every
+fixed pass), so its total is its TPI and it has no wall time.
+
+Each row (one per method and task, and the same per ``meta["difficulty"]`` level) gives the task's
+headline metric, the performer's TPI (its final pass), the **total visual tokens per image**
+(the budgeter's own: the allocator's look, escalation's earlier passes; plus the final pass), the
+passes per image, the mean budget and the wall time per image (see :mod:`pathreason.evaluation`).
+The plot puts each method at (total tokens, metric).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pathreason.allocator.oracle import oracle_budgets
-from pathreason.api import RunError, Sample
+from pathreason.api import RunError, Sample, Task
 
 if TYPE_CHECKING:
-    from pathreason.evaluation import EvalReport
+    from pathreason.evaluation import EvalReport, Record
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["AblationReport", "ablate", "oracle_text", "plot"]
+
+#: The per-level quantities of a row, and the columns of the Markdown table that show them.
+COLUMNS = (("n", "n", "{}"), ("value", None, "{:.3f}"), ("tpi", "TPI", "{:.1f}"),
+           ("total_tpi", "total tokens", "{:.1f}"), ("passes", "passes", "{:.2f}"),
+           ("mean_budget", "mean budget", "{:.1f}"), ("seconds_per_image", "s / image", "{:.3f}"))
 
 
 @dataclass
 class AblationReport:
-    """Rows (one per budgeter) of metrics and TPI per task, the oracle, and where files were written."""
+    """Rows (one per method and task) with the whole cost, the oracle, and where files were written."""
 
     rows: list[dict[str, Any]]
     oracle: dict[str, dict[str, Any]]
@@ -38,90 +53,142 @@ class AblationReport:
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "oracle": self.oracle, "files": self.files}
 
-    def table(self) -> str:
-        """Markdown: budgeter | task | metric | TPI (| per difficulty)."""
-        diffs = sorted({d for r in self.rows for d in r.get("by_difficulty", {})})
-        head = ["budgeter", "task", "metric", "value", "TPI", "budgeter TPI"]
-        head += [f"{d} {c}" for d in diffs for c in ("value", "TPI")]
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    def add(self, report: EvalReport, tasks: Mapping[str, Task], label: str | None = None,
+            only: Sequence[str] | None = None) -> None:
+        """Add the rows of one more evaluation (e.g. an allocator trained in another copy of the run,
+        on the same performer), named ``label`` (default: its budgeter), for the tasks in ``only``."""
+        for task in report.tasks:
+            if only is None or task in only:
+                self.rows.append(_row(report, task, tasks[task].metric_names[0], "compare", label))
+
+    def row(self, method: str, task: str) -> dict[str, Any]:
+        """The row of ``method`` on ``task`` (a ``KeyError`` naming what exists otherwise)."""
         for r in self.rows:
-            cells = [r["budgeter"], r["task"], r["metric"], f"{r['value']:.3f}", f"{r['tpi']:.1f}",
-                     f"{r['overhead_tpi']:.1f}" if r.get("overhead_tpi") else "-"]
-            for d in diffs:
-                sub = r.get("by_difficulty", {}).get(d)
-                cells += [f"{sub['value']:.3f}", f"{sub['tpi']:.1f}"] if sub else ["-", "-"]
-            lines.append("| " + " | ".join(cells) + " |")
-        return "\n".join(lines)
+            if r["budgeter"] == method and r["task"] == task:
+                return r
+        raise KeyError(f"no row for {method!r} on {task!r}; rows: {sorted({(r['budgeter'], r['task']) for r in self.rows})}")
+
+    def table(self) -> str:
+        """Markdown, one table per task: each method, then each of its levels."""
+        parts = []
+        for task in dict.fromkeys(r["task"] for r in self.rows):
+            mine = [r for r in self.rows if r["task"] == task]
+            metric = mine[0]["metric"]
+            head = ["method", "level"] + [title or metric for _, title, _ in COLUMNS]
+            lines = [f"### {task}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            for r in mine:
+                for level, block in [("all", r), *r.get("by_difficulty", {}).items()]:
+                    cells = [r["budgeter"] if level == "all" else "", level]
+                    cells += [_cell(block.get(key), fmt) for key, _, fmt in COLUMNS]
+                    lines.append("| " + " | ".join(cells) + " |")
+            setup = [f"{r['budgeter']} {r['setup_seconds']:.0f} s" for r in mine if r.get("setup_seconds", 0) >= 0.5]
+            if setup:
+                lines += ["", "one-off set-up, not charged to images (loading an allocator, calibrating a threshold): "
+                          + ", ".join(setup)]
+            parts.append("\n".join(lines))
+        return "\n\n".join(parts)
+
+    def write(self, output: Path) -> dict[str, str]:
+        """Write ``ablation.md``, ``ablation.json`` and ``ablation.png`` under ``output``."""
+        output.mkdir(parents=True, exist_ok=True)
+        self.files = {"json": str(output / "ablation.json"), "markdown": str(output / "ablation.md"),
+                      "plot": str(output / "ablation.png")}
+        (output / "ablation.md").write_text(self.table() + "\n\n" + oracle_text(self.oracle) + "\n")
+        (output / "ablation.json").write_text(json.dumps(self.as_dict(), indent=2, default=str))
+        plot(self.rows, self.oracle, output / "ablation.png")
+        return self.files
 
 
-def _row(report: EvalReport, task: str, metric: str) -> dict[str, Any]:
+def _cell(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return fmt.format(value)
+
+
+def _level(entry: Mapping[str, Any], metric: str) -> dict[str, Any]:
+    return {"n": entry["n"], "value": float(entry["metrics"][metric]), "tpi": float(entry["tpi"]),
+            "overhead_tpi": float(entry.get("overhead_tpi", 0.0)), "total_tpi": float(entry.get("total_tpi", entry["tpi"])),
+            "passes": float(entry.get("passes", 1.0)), "mean_budget": float(entry["mean_budget"]),
+            "seconds_per_image": entry.get("seconds_per_image"), "fallbacks": int(entry.get("fallbacks", 0)),
+            "budgets": entry.get("budgets", {})}
+
+
+def _row(report: EvalReport, task: str, metric: str, kind: str, label: str | None = None) -> dict[str, Any]:
     entry = report.tasks[task]
-    row: dict[str, Any] = {"budgeter": report.budgeter, "task": task, "metric": metric,
-                           "value": float(entry["metrics"][metric]), "tpi": float(entry["tpi"]),
-                           "overhead_tpi": entry.get("overhead_tpi", 0.0), "total_tpi": entry.get("total_tpi", entry["tpi"]),
-                           "budgets": entry.get("budgets", {}),
-                           "seconds_per_image": report.seconds_per_image}
-    row["by_difficulty"] = {d: {"value": float(sub["metrics"][metric]), "tpi": float(sub["tpi"]), "n": sub["n"],
-                                "budgets": sub.get("budgets", {})}
-                            for d, sub in entry.get("by_difficulty", {}).items()}
+    row: dict[str, Any] = {"budgeter": label or report.budgeter, "task": task, "metric": metric, "kind": kind,
+                           **_level(entry, metric)}
+    row["by_difficulty"] = {d: _level(sub, metric) for d, sub in entry.get("by_difficulty", {}).items()}
+    charged = math.fsum(r.seconds for r in report.records)
+    row["setup_seconds"] = max(0.0, report.seconds_per_image * report.n - charged)
     return row
 
 
-def ablate(evaluate: Callable[..., EvalReport], samples: Sequence[Sample], metric_names: Mapping[str, str],
+def _oracle_row(records: Sequence[Record], samples: Sequence[Sample], tasks: Mapping[str, Task],
+                task: str) -> dict[str, Any]:
+    from pathreason.evaluation import summarize
+
+    entry = summarize(records, samples, {task: tasks[task]})[task]
+    metric = tasks[task].metric_names[0]
+
+    def level(block: Mapping[str, Any]) -> dict[str, Any]:
+        return {**_level(block, metric), "seconds_per_image": None}  # a bound: no method ran it
+
+    return {"budgeter": "oracle", "task": task, "metric": metric, "kind": "oracle", **level(entry),
+            "by_difficulty": {d: level(sub) for d, sub in entry.get("by_difficulty", {}).items()},
+            "setup_seconds": 0.0}
+
+
+def ablate(evaluate: Callable[..., EvalReport], samples: Sequence[Sample], tasks: Mapping[str, Task],
            budgets: Sequence[int], fixed: Callable[[int], str], compare: Sequence[str] = (),
            require: bool = False, output: Path | None = None) -> AblationReport:
     """Evaluate a fixed budget per candidate and the ``compare`` budgeters, compute the oracle, and
     write ``ablation.json``, ``ablation.md`` and ``ablation.png`` under ``output``.
 
     ``evaluate(budgeter=name)`` evaluates the run's performer (the same split and samples every
-    time); ``samples`` are those samples; ``metric_names`` gives each task's headline metric;
-    ``fixed(N)`` names the fixed-budget budgeter of budget N. A ``compare`` budgeter that the run
-    cannot use (e.g. the allocator of a run without one) is skipped with a note, or fatal with
-    ``require``.
+    time); ``samples`` are those samples; ``tasks`` the run's tasks (their first metric is the
+    headline); ``fixed(N)`` names the fixed-budget budgeter of budget N. A ``compare`` budgeter that
+    the run cannot use (e.g. the allocator of a run without one) is skipped with a note, or fatal
+    with ``require``.
     """
     if not budgets:
         raise ValueError("ablate: give at least one fixed budget")
     budgets = sorted(set(int(b) for b in budgets))
-    reports: list[EvalReport] = []
+    rows: list[dict[str, Any]] = []
     per_budget: dict[int, dict[str, float]] = {}
-    tokens: dict[int, dict[str, int]] = {}
+    records: dict[int, dict[str, Record]] = {}
     for b in budgets:
         report = evaluate(budgeter=fixed(b))
-        reports.append(report)
+        rows += [_row(report, task, tasks[task].metric_names[0], "fixed") for task in report.tasks]
         per_budget[b] = {r.id: float(r.score) for r in report.records}
-        tokens[b] = {r.id: int(r.tokens) for r in report.records}
+        records[b] = {r.id: r for r in report.records}
+    compared = []
     for name in compare:
         try:
-            reports.append(evaluate(budgeter=name))
+            compared.append(evaluate(budgeter=name))
         except RunError as exc:
             if require:
                 raise
             logger.info("ablate-budget: %s is left out: %s", name, exc)
-    fixed_names = {fixed(b) for b in budgets}
-    rows = [{**_row(rep, task, metric_names[task]), "fixed": rep.budgeter in fixed_names}
-            for rep in reports for task in rep.tasks]
 
     oracle = oracle_budgets(per_budget)
-    by_id = {s.id: s for s in samples}
+    chosen = [records[oracle[i]][i] for i in oracle]
     oracle_out: dict[str, dict[str, Any]] = {}
-    for task in metric_names:
-        ids = [i for i in oracle if by_id[i].task == task]
-        if not ids:
+    for task in tasks:
+        mine = [r for r in chosen if r.task == task]
+        if not mine:
             continue
-        block: dict[str, Any] = {"tpi": sum(tokens[oracle[i]][i] for i in ids) / len(ids),
-                                 "mean_score": sum(per_budget[oracle[i]][i] for i in ids) / len(ids)}
-        diffs = sorted({str(by_id[i].meta.get("difficulty")) for i in ids if by_id[i].meta.get("difficulty")})
-        block["by_difficulty"] = {d: sum(tokens[oracle[i]][i] for i in ids if by_id[i].meta.get("difficulty") == d)
-                                  / max(1, sum(by_id[i].meta.get("difficulty") == d for i in ids)) for d in diffs}
+        rows.append(_oracle_row(mine, samples, tasks, task))
+        block: dict[str, Any] = {"tpi": sum(r.tokens for r in mine) / len(mine),
+                                 "mean_score": sum(r.score for r in mine) / len(mine)}
+        diffs = sorted({r.difficulty for r in mine if r.difficulty})
+        block["by_difficulty"] = {d: sum(r.tokens for r in mine if r.difficulty == d)
+                                  / sum(r.difficulty == d for r in mine) for d in diffs}
         oracle_out[task] = block
     result = AblationReport(rows=rows, oracle=oracle_out)
+    for report in compared:
+        result.add(report, tasks)
     if output is not None:
-        output.mkdir(parents=True, exist_ok=True)
-        result.files = {"json": str(output / "ablation.json"), "markdown": str(output / "ablation.md"),
-                        "plot": str(output / "ablation.png")}
-        (output / "ablation.md").write_text(result.table() + "\n\n" + oracle_text(oracle_out) + "\n")
-        (output / "ablation.json").write_text(json.dumps(result.as_dict(), indent=2, default=str))
-        plot(rows, oracle_out, output / "ablation.png")
+        result.write(output)
     return result
 
 
@@ -135,31 +202,34 @@ def oracle_text(oracle: dict[str, dict[str, Any]]) -> str:
 
 
 def plot(rows: Sequence[dict[str, Any]], oracle: dict[str, dict[str, Any]], path: Path) -> Path:
-    """Metric against TPI, one point per budgeter (and the oracle's TPI as a dashed line), per task;
-    the fixed-budget rows (``row["fixed"]``) are dots joined by a line, the others stars."""
-    fixed_names = {r["budgeter"] for r in rows if r.get("fixed")}
+    """The metric against the total visual tokens per image (``total_tpi``; TPI for rows without
+    it), one point per method, one panel per task: the fixed budgets are dots joined by a line, the
+    oracle a diamond (or, when the rows hold no oracle row, its TPI from ``oracle`` as a dashed
+    line), the other methods stars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     tasks = list(dict.fromkeys(r["task"] for r in rows))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.5), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         mine = [r for r in rows if r["task"] == task]
         for i, r in enumerate(mine):
-            marker = "o" if r["budgeter"] in fixed_names else "*"
-            ax.scatter(r["tpi"], r["value"], marker=marker, s=120 if marker == "*" else 40)
+            kind = r.get("kind")
+            marker = {"fixed": "o", "oracle": "D"}.get(str(kind), "*")
+            x = r.get("total_tpi", r["tpi"])
+            ax.scatter(x, r["value"], marker=marker, s=120 if marker == "*" else 40)
             # labels alternately above and below: neighbouring budgets (16, 32) sit close together
-            ax.annotate(r["budgeter"], (r["tpi"], r["value"]), textcoords="offset points",
+            ax.annotate(r["budgeter"], (x, r["value"]), textcoords="offset points",
                         xytext=(4, 4 if i % 2 == 0 else -11), fontsize=8)
-        static = sorted((r["tpi"], r["value"]) for r in mine if r["budgeter"] in fixed_names)
+        static = sorted((r.get("total_tpi", r["tpi"]), r["value"]) for r in mine if r.get("kind") == "fixed")
         if static:
             ax.plot(*zip(*static), lw=0.8, color="grey")
-        if task in oracle:
+        if task in oracle and not any(r.get("kind") == "oracle" for r in mine):
             ax.axvline(oracle[task]["tpi"], ls="--", lw=0.8, color="black", label="oracle TPI")
             ax.legend(loc="lower right", fontsize=8)
-        ax.set_xlabel("visual tokens per image (TPI)")
+        ax.set_xlabel("total visual tokens per image (budgeter's own + performer's)")
         ax.set_ylabel(mine[0]["metric"] if mine else "metric")
         ax.set_title(task)
         ax.grid(alpha=0.3)
@@ -168,6 +238,3 @@ def plot(rows: Sequence[dict[str, Any]], oracle: dict[str, dict[str, Any]], path
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
-
-
-__all__ = ["AblationReport", "ablate", "oracle_text", "plot"]

@@ -311,11 +311,14 @@ class Engine:
 
     def ablate_budget(self, budgets: Sequence[int] | None = None, allocator: bool | None = None,
                       split: str | None = None, n: int | None = None, phase: str | None = None,
-                      output: str | Path | None = None, progress: bool = True) -> AblationReport:
-        """The paper's Table 6: a fixed budget per candidate (default ``allocator.candidates``) and the
-        budgeters of ``evaluation.compare`` (the trained allocator; ``allocator=False`` leaves them out,
-        ``True`` requires them), with the oracle TPI; writes a Markdown table, JSON and an
-        accuracy-vs-TPI plot under ``output`` (default ``<run>/eval/ablation``)."""
+                      output: str | Path | None = None, progress: bool = True,
+                      compare: Sequence[str] | None = None) -> AblationReport:
+        """The paper's Table 6 with the whole cost counted: a fixed budget per candidate (default
+        ``allocator.candidates``), the oracle, and the budgeters of ``compare`` (default
+        ``evaluation.compare``: native, escalate, the trained allocator; ``allocator=False`` leaves them
+        out, ``True`` requires them). Per task and level: the metric, TPI, the total visual tokens per
+        image, passes and wall time; writes a Markdown table, JSON and a metric-vs-total-tokens plot
+        under ``output`` (default ``<run>/eval/ablation``)."""
         from pathreason.ablation import ablate
 
         split = split or self.config.dataset.eval_split
@@ -323,11 +326,11 @@ class Engine:
         def evaluate(budgeter: str) -> EvalReport:
             return self.evaluate(split=split, budgeter=budgeter, n=n, phase=phase, progress=progress)
 
-        compare = [] if allocator is False else self.config.evaluation.compare
-        return ablate(evaluate, self.samples(split, n), {t: task.metric_names[0] for t, task in self.tasks.items()},
+        names = [] if allocator is False else list(self.config.evaluation.compare if compare is None else compare)
+        return ablate(evaluate, self.samples(split, n), self.tasks,
                       budgets or self.config.allocator.candidates,
                       lambda b: self.config.budgeter_name(self.config.evaluation.fixed_budgeter, budget=b),
-                      compare, require=bool(allocator),
+                      names, require=bool(allocator),
                       output=(Path(output) if output else self.run.path / "eval" / "ablation") if is_main_process()
                       else None)
 

@@ -8,7 +8,12 @@ reported and skipped), the budgeter decides and the performer answers, and each 
 scored by its task (the task score ``s`` of Eq. 10). :func:`summarize` gives the paper's metrics
 (§4.1) per task, TPI (the mean visual tokens per image fed to the performer's final pass), the
 budgeter's own tokens per image (the allocator's look, escalation's earlier passes) and their sum,
-broken down by ``meta["difficulty"]`` when samples carry one.
+and the wall time per image, broken down by ``meta["difficulty"]`` when samples carry one.
+
+Wall time: samples are batched within their (task, difficulty) group, so that every batch holds one
+kind of image, and each image is charged its batch's wall time (the budgeter's decision and every
+performer pass) divided by the batch's size. Binding the budgeter (loading an allocator, calibrating a
+threshold) is a one-off cost and is not charged to images.
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ class Record:
     """Visual tokens the budgeter spent besides the final pass (the allocator's look, earlier passes)."""
     passes: int = 1
     fallback: bool = False
+    seconds: float = 0.0
+    """Wall time charged to this image: its batch's time over the batch's size (module docstring)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -75,7 +82,8 @@ class Record:
         out = {"id": self.id, "task": self.task, "prompt": self.prompt, "completion": self.completion,
                "parsed": self.parsed, "score": self.score, "tokens": self.tokens, "budget": self.budget,
                "difficulty": self.difficulty, "overhead_tokens": self.overhead_tokens,
-               "total_tokens": self.total_tokens, "passes": self.passes, "fallback": self.fallback}
+               "total_tokens": self.total_tokens, "passes": self.passes, "fallback": self.fallback,
+               "seconds": self.seconds}
         out.update(self.extra)
         return out
 
@@ -151,21 +159,32 @@ def bind(budgeter: Any, name: str, context: BudgetContext, phase: str | None) ->
 def predict_records(bound: BoundBudgeter, tasks: Mapping[str, Task], samples: Sequence[Sample],
                     box_frame: str = "absolute", patch: int = 28, batch_size: int = 16,
                     progress: bool = True) -> list[Record]:
-    """Decide and answer ``samples`` a batch at a time, and score each answer with its task."""
+    """Decide and answer ``samples`` a batch at a time, each batch within one (task, difficulty) group,
+    and score each answer with its task; the records come back in the order of ``samples``."""
     from tqdm.auto import tqdm
 
-    records: list[Record] = []
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, sample in enumerate(samples):
+        groups.setdefault((sample.task, str(sample.meta.get("difficulty"))), []).append(i)
+    records: dict[int, Record] = {}
     bar = tqdm(total=len(samples), desc="evaluating", disable=not progress, unit="img")
-    for chunk in chunks(samples, batch_size):
-        kept, images = decode(chunk)
-        decisions = bound.decide(kept, images) if kept else []
-        if len(decisions) != len(kept):
-            raise PluginError(f"the budgeter returned {len(decisions)} decisions for {len(kept)} images")
-        for sample, image, decision in zip(kept, images, decisions):
-            records.append(_record(tasks[sample.task], sample, image, decision, box_frame, patch))
-        bar.update(len(chunk))
+    for members in groups.values():
+        for chunk in chunks(members, batch_size):
+            start = time.perf_counter()
+            kept, images = decode([samples[i] for i in chunk])
+            decisions = bound.decide(kept, images) if kept else []
+            if len(decisions) != len(kept):
+                raise PluginError(f"the budgeter returned {len(decisions)} decisions for {len(kept)} images")
+            batch = [_record(tasks[sample.task], sample, image, decision, box_frame, patch)
+                     for sample, image, decision in zip(kept, images, decisions)]
+            seconds = (time.perf_counter() - start) / max(1, len(batch))
+            position = {id(samples[i]): i for i in chunk}
+            for sample, record in zip(kept, batch):
+                record.seconds = seconds
+                records[position[id(sample)]] = record
+            bar.update(len(chunk))
     bar.close()
-    return records
+    return [records[i] for i in sorted(records)]
 
 
 def _record(task: Task, sample: Sample, image: Image.Image, decision: Decision, box_frame: str, patch: int) -> Record:
@@ -210,6 +229,7 @@ def _block(task: Task, recs: Sequence[Record], by_id: Mapping[str, Sample]) -> d
         "overhead_tpi": overhead,
         "total_tpi": performer_tpi + overhead,
         "passes": sum(r.passes for r in recs) / len(recs),
+        "seconds_per_image": math.fsum(r.seconds for r in recs) / len(recs),
         "fallbacks": sum(r.fallback for r in recs),
         "mean_budget": sum(r.tokens if r.budget is None else r.budget for r in recs) / len(recs),
         "budgets": dict(sorted(budgets.items(), key=lambda kv: (len(kv[0]), kv[0]))),

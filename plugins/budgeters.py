@@ -1,10 +1,11 @@
-"""First-party budgeters: ``static``, ``native`` and the learned ``allocator``.
+"""First-party budgeters: ``static``, ``native``, the learned ``allocator`` and the training-free ``escalate``.
 
 ``static`` and ``native`` are :class:`pathreason.api.Budgeter` s: ``tokens(sample)`` returns the
 budget as an ``int``, or ``None`` for "no cap" (the native size); the image is then resized with
 :func:`pathreason.api.smart_resize` under that budget (and boxes rescaled). ``allocator`` is a
 :class:`pathreason.api.TwoStageBudgeter`: bound to a run, it asks the run for its trained allocator,
-which looks at each image first and picks its budget; then the performer answers.
+which looks at each image first and picks its budget; then the performer answers. ``escalate``
+(:mod:`pathreason.plugins.escalate`) re-reads an image at larger budgets while the performer is unsure.
 """
 
 from __future__ import annotations
@@ -105,4 +106,13 @@ def pathreason_budgeters() -> list[BudgeterSpec]:
                      description="each image at its own size, no cap"),
         BudgeterSpec(name="allocator", factory=AllocatorBudgeter,
                      description="the run's trained token allocator picks each image's budget (two-stage)"),
+        BudgeterSpec(name="escalate", factory=_escalate,
+                     description="answer at 16 tokens, again at 64 and 256 while the performer is unsure "
+                                 "(escalate:16,64,256; threshold calibrated on the validation split)"),
     ]
+
+
+def _escalate(argument: str | None = None) -> Any:
+    from pathreason.plugins.escalate import EscalateBudgeter
+
+    return EscalateBudgeter(argument)

@@ -117,7 +117,7 @@ class LookalikeGenerate(FakeGenerate):
 
 
 def test_oracle_warmup_targets_are_each_images_smallest_sufficient_budget() -> None:
-    samples = synth("test", n=2, seed=3, task="subtyping")  # a glandular adenoma and its high-grade twin
+    samples = synth("test", n=3, seed=3, task="subtyping")[::2]  # a glandular adenoma and its high-grade twin
     assert [s.answer for s in samples] == ["glandular adenoma", "adenoma with high-grade dysplasia"]
     gen = LookalikeGenerate("")
     scorer = PerformerScorer(gen, {"subtyping": SubtypingTask()}, {s.id: (s, s.load_image()) for s in samples})
@@ -162,6 +162,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     return engine
 
 
+@pytest.mark.slow
 def test_allocator_is_a_second_adapter_on_the_performer(trained: Engine) -> None:
     state = json.loads((trained.run.path / "state.json").read_text())
     assert state["phases"] == {"sft": "done", "allocator": "done"}
@@ -184,6 +185,7 @@ def test_allocator_is_a_second_adapter_on_the_performer(trained: Engine) -> None
     assert not any(p.requires_grad for _, p in policy.model.named_parameters())  # loaded for inference
 
 
+@pytest.mark.slow
 def test_known_allocation_gets_the_expected_reward_on_the_tiny_model(trained: Engine) -> None:
     """The reward's performer run agrees with an independent evaluation at the same budget."""
     import torch
@@ -214,13 +216,14 @@ def test_known_allocation_gets_the_expected_reward_on_the_tiny_model(trained: En
     assert calls == [2]  # one batched generation: budgets 64 and 256 of this sample, the repeat cached
 
 
+@pytest.mark.slow
 def test_two_stage_evaluate_and_predict(trained: Engine) -> None:
     report = trained.evaluate(budgeter="allocator", n=8, progress=False)
     entry = report.tasks["subtyping"]
     assert entry["overhead_tpi"] == 256.0  # the allocator looks at the N0 view
     assert entry["total_tpi"] == pytest.approx(entry["tpi"] + 256.0)
     assert sum(int(v) for v in entry["budgets"].values()) == entry["n"] == 8
-    assert set(entry["by_difficulty"]) == {"coarse", "fine"}
+    assert set(entry["by_difficulty"]) == {s.meta["difficulty"] for s in trained.samples("test", 8)}
     assert 0 <= entry["fallbacks"] <= 8
     rows = [json.loads(x) for x in (trained.run.path / "eval" / "sft-allocator-test" / "predictions.jsonl")
             .read_text().splitlines()]
@@ -232,12 +235,14 @@ def test_two_stage_evaluate_and_predict(trained: Engine) -> None:
     assert record.extra["allocator_tokens"] == 256 and record.budget >= 1 and "allocator_answer" in record.extra
 
 
+@pytest.mark.slow
 def test_low_view_counts_its_own_tokens(trained: Engine, tmp_path: Path) -> None:
     engine = Engine.load(trained.run.path, allocator={**FAST["allocator"], "view": "low", "low_view_tokens": 4})
     report = engine.evaluate(budgeter="allocator", n=4, progress=False, write=False)
     assert report.tasks["subtyping"]["overhead_tpi"] == 4.0
 
 
+@pytest.mark.slow
 def test_unusable_answers_fall_back_to_the_training_budget(trained: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from pathreason.allocator import trained as trained_mod
 
@@ -248,6 +253,7 @@ def test_unusable_answers_fall_back_to_the_training_budget(trained: Engine, monk
     assert "fallbacks 4" in report.table()
 
 
+@pytest.mark.slow
 def test_allocator_of_another_performer_is_refused(trained: Engine, tmp_path: Path) -> None:
     copy = tmp_path / "copy"
     shutil.copytree(trained.run.path, copy)
@@ -267,24 +273,67 @@ def test_allocator_needs_a_trained_performer(tmp_path: Path) -> None:
         engine.train_allocator()
 
 
+@pytest.mark.slow
 def test_ablate_budget_command(trained: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole-cost table on the tiny model: static budgets, the oracle, native, escalate (calibrated on
+    the validation split, saved with the run) and the allocator, each with its total tokens."""
     from pathreason.cli import main
 
     out = tmp_path / "ablation"
-    assert main(["ablate-budget", "--run", str(trained.run.path), "--budgets", "16,256", "--n", "4",
+    assert main(["ablate-budget", "--run", str(trained.run.path), "--budgets", "16,64,256", "--n", "4",
                  "--output", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| static:16 | subtyping |" in printed and "| allocator | subtyping |" in printed
+    assert "### subtyping" in printed and "| static:16 | all | 4 |" in printed and "| allocator | all | 4 |" in printed
     assert "oracle subtyping: TPI" in printed
     data = json.loads((out / "ablation.json").read_text())
-    assert [r["budgeter"] for r in data["rows"]] == ["static:16", "static:256", "allocator"]
-    oracle = data["oracle"]["subtyping"]["tpi"]
-    assert 16.0 <= oracle <= 256.0
+    rows = {r["budgeter"]: r for r in data["rows"]}
+    assert list(rows) == ["static:16", "static:64", "static:256", "oracle", "native", "escalate", "allocator"]
+    assert 16.0 <= rows["oracle"]["tpi"] <= 256.0 and rows["oracle"]["total_tpi"] == rows["oracle"]["tpi"]
+    assert rows["native"]["tpi"] == rows["static:256"]["tpi"] == 256.0   # 448-pixel tiles: 256 tokens natively
+    assert rows["allocator"]["total_tpi"] == pytest.approx(rows["allocator"]["tpi"] + 256.0)
+    escalate = rows["escalate"]
+    # every image paid its passes: 16 alone, 16 + 64, or 16 + 64 + 256
+    assert escalate["total_tpi"] == pytest.approx(escalate["tpi"] + escalate["overhead_tpi"])
+    assert 16.0 <= escalate["total_tpi"] <= 336.0 and 1.0 <= escalate["passes"] <= 3.0
+    calibration = json.loads((trained.run.path / "budgeters" / "escalate-sft-16-64-256.json").read_text())
+    assert calibration["settings"]["split"] == "validation" and calibration["tasks"]["subtyping"]["n"] == 8
+    predictions = [json.loads(x) for x in (trained.run.path / "eval" / "sft-escalate-test" / "predictions.jsonl")
+                   .read_text().splitlines()]
+    for p in predictions:
+        assert p["escalate_budgets"] == [16, 64, 256][:p["passes"]]
+        assert p["overhead_tokens"] == [0, 16, 80][p["passes"] - 1] and p["seconds"] > 0
+    assert all(r["seconds_per_image"] > 0 for r in data["rows"] if r["kind"] != "oracle")
     assert (out / "ablation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(SystemExit, match="comma-separated integers"):
         main(["ablate-budget", "--run", str(trained.run.path), "--budgets", "16,lots"])
 
 
+@pytest.mark.slow
+def test_one_allocator_for_all_tasks(tmp_path: Path) -> None:
+    """One allocator trained on the mixed three-task data (the task prompt is part of its input) trains
+    and evaluates on every task, beside the performer it was trained for."""
+    run = tmp_path / "mixed"
+    engine = Engine(output_dir=str(run), **{**FAST, "task": ["vqa", "subtyping", "detection"],
+                                            "dataset__options": {"n": 9}})
+    engine.train()
+    rows = engine.allocator_rows()
+    assert {r["task"] for r in rows} == {"vqa", "subtyping", "detection"}
+    for row in rows:  # the allocation prompt carries the task's own prompt
+        task = engine.tasks[row["task"]]
+        sample = next(s for s in engine.samples("train") if s.id == row["id"])
+        assert task.user_text(sample) in row["prompt"][-1]["content"][-1]["text"]
+    engine.train_allocator()
+    log = engine.run.read_log("allocator")
+    assert sum(v for k, v in next(r for r in log if r.get("stage") == "warmup_targets").items()
+               if k.startswith("budget_")) == 9  # every training image of the three tasks got its oracle budget
+    report = engine.evaluate(budgeter="allocator", n=9, progress=False)
+    assert set(report.tasks) == {"vqa", "subtyping", "detection"}
+    for entry in report.tasks.values():
+        assert entry["n"] == 3 and entry["overhead_tpi"] == 256.0
+        assert entry["total_tpi"] == pytest.approx(entry["tpi"] + 256.0)
+
+
+@pytest.mark.slow
 def test_interrupted_allocator_resumes_from_its_checkpoint(trained: Engine, tmp_path: Path) -> None:
     """A checkpoint of the allocator phase (its adapter in a sub-folder, as peft writes a named
     adapter) brings training back: resume continues from it instead of starting over."""
