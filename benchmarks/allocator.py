@@ -220,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "n" in options:
                 options["n"] //= count
             options["task"] = task
-        return {"dataset": {"options": options}}
+        return {"dataset__options": options}  # not "dataset": Engine's own argument names the dataset
 
     # ---------------------------------------------------------------- the performers: which run serves which task
     performers: list[Path] = []

@@ -247,7 +247,8 @@ def calibrate(performer: Performer, tasks: Mapping[str, Task], samples: Sequence
     if skipped:
         logger.warning("escalate calibration: skipped %d sample(s) whose image cannot be read: %s",
                        len(skipped), "; ".join(skipped[:20]))
-    if by_task and all(math.isinf(n) for b in by_task.values() for row in b["nlls"] for n in row[:-1]):
+    read = [n for b in by_task.values() for row in b["nlls"] for n in row[:-1]]  # the NLLs a decision reads
+    if read and all(math.isinf(n) for n in read):
         raise RunError("escalate: the performer gave no log-probabilities (Answer.logprob is None for every "
                        "answer); it needs a performer whose answer(..., logprobs=True) returns them")
     out = {task: choose_threshold(tasks[task], b["samples"], b["parsed"], b["nlls"], b["tokens"], settings.margin)

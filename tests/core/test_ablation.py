@@ -6,6 +6,7 @@ and plot; compare budgeters the run cannot use."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,54 @@ def test_rows_from_another_run_of_the_same_performer_are_added_under_their_label
     files = report.write(tmp_path / "out")
     assert Path(files["plot"]).is_file() and "look [other rule]" in Path(files["markdown"]).read_text()
     assert isinstance(report, AblationReport)
+
+
+def _benchmark() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "allocator.py"
+    spec = importlib.util.spec_from_file_location("allocator_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _levels(**values: tuple[float, float]) -> dict[str, dict[str, float]]:
+    return {level: {"value": v, "mean_budget": b} for level, (v, b) in values.items()}
+
+
+def test_the_benchmarks_targets_by_hand() -> None:
+    """benchmarks/allocator.py's PASS/FAIL arithmetic on rows whose numbers are set by hand."""
+    bench = _benchmark()
+    levels = {"coarse": 16, "medium": 64, "fine": 256}
+    static = {b: _levels(coarse=(1.0, b), medium=(1.0 if b >= 64 else 0.1, b), fine=(1.0 if b >= 256 else 0.2, b))
+              for b in (16, 32, 64, 128, 256)}
+    rows: dict[str, dict[str, Any]] = {f"static:{b}": {"by_difficulty": d, "value": 1.0, "tpi": float(b)}
+                                       for b, d in static.items()}
+    checks = bench.performer_checks(rows, levels, [16, 32, 64, 128, 256], "toy")
+    # medium: 1.0 - 0.1 at 32 -> 64; fine: 1.0 - 0.2 at 128 -> 256; nothing moves above a level's budget
+    assert [(c.name.split(": ")[1], round(c.value, 3), c.passed) for c in checks] == [
+        ("|static:N - static:16| for N > 16 <= 0.05", 0.0, True),
+        ("static:64 - static:32 >= 0.20", 0.9, True),
+        ("|static:N - static:64| for N > 64 <= 0.05", 0.0, True),
+        ("static:256 - static:128 >= 0.20", 0.8, True)]
+    rows.update({
+        "oracle": {"tpi": 100.0, "value": 1.0},
+        "escalate": {"tpi": 150.0, "total_tpi": 300.0, "value": 0.99},
+        "alloc": {"tpi": 114.0, "total_tpi": 370.0, "value": 0.995, "metric": "accuracy",
+                  "by_difficulty": _levels(coarse=(1.0, 16.0), medium=(1.0, 64.0), fine=(0.98, 200.0))},
+    })
+    got = {c.name.split(": ")[1]: (round(c.value, 3), c.passed)
+           for c in bench.allocator_checks(rows, "alloc", "toy", levels, "escalate", 250.0, 300.0, True)}
+    assert got == {
+        "TPI / oracle TPI <= 1.15": (1.14, True),                               # 114 / 100
+        "static:256 metric - allocator metric <= 1 point": (0.005, True),       # 1.0 - 0.995
+        "total tokens below escalate's at equal metric": (70.0, False),         # 370 vs 300: a result, printed
+        "mean budget ordered by level": (48.0, True),                           # 16 < 64 < 200
+        "training seconds <= 300": (250.0, True)}
+    rows["alloc"]["value"] = 0.98  # 2 points under static:256; and escalate now cheaper at a better metric
+    worse = bench.allocator_checks(rows, "alloc", "toy", levels, "escalate", 301.0, 300.0, False)
+    assert [c.passed for c in worse] == [True, False, False, True, False]
+    assert worse[1].line().startswith("info FAIL")

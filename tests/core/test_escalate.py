@@ -216,6 +216,11 @@ def test_a_small_image_stops_at_its_native_size_and_an_unknown_task_falls_back_t
     assert (decision.answer.budget, decision.overhead_tokens, decision.passes) == (64, 16, 2)
     never = BoundEscalation(perf, (16, 64, 256), {}).decide([small], [small.load_image()])[0]
     assert never.fallback and never.passes == 2           # no threshold for "toy": escalated as far as it goes
+    # one-patch tiles: every rung shows the same 28 x 28 image, so there is nothing to escalate to or to calibrate
+    tiny = FakeContext(_samples(side=28))
+    assert image_ladder((28, 28), (16, 64, 256)) == [16]
+    assert EscalateBudgeter().bind(tiny, "sft").thresholds == {"toy": None}
+    assert tiny.perf.calls == [([16] * 4, True)]
 
 
 # ---------------------------------------------------------------------------------------- the log-probability
