@@ -12,23 +12,48 @@ import json
 from typing import Any
 
 
+def _task_option(value: str) -> str | list[str]:
+    """``--task``: a name, comma-separated names or a YAML list (``[vqa, det]``); never empty."""
+    from pathreason.api import ConfigError
+    from pathreason.config import load_yaml
+
+    text = value.strip()
+    parsed = load_yaml(text, "--task") if text.startswith("[") else text.split(",")
+    if not isinstance(parsed, list) or not all(isinstance(t, str) for t in parsed):
+        raise ConfigError(f"--task {value!r}: give task names, e.g. --task vqa or --task vqa,subtyping")
+    names = [t.strip() for t in parsed if t.strip()]
+    if not names:
+        raise ConfigError(f"--task {value!r} names no task; give one or more, e.g. --task vqa or --task vqa,subtyping")
+    return names[0] if len(names) == 1 else names
+
+
 def _engine(args: argparse.Namespace, for_training: bool) -> Any:
-    from pathreason.config import parse_overrides
+    """The engine a command works on: the run of ``--run`` (which must exist), the run being resumed
+    (``train --resume``: its saved config, changed only by the options given), or a new one."""
+    from pathreason.config import parse_overrides, read_config_file
     from pathreason.engine import Engine
     from pathreason.runs import RunDir
 
     overrides = parse_overrides(args.overrides)
-    for key in ("task", "model", "dataset", "output_dir"):
+    if getattr(args, "task", None) is not None:
+        overrides["task"] = _task_option(args.task)
+    for key in ("model", "dataset", "output_dir"):
         value = getattr(args, key, None)
         if value is not None:
             overrides["dataset.name" if key == "dataset" else key] = value
-    run_dir = getattr(args, "run", None) or (None if for_training else overrides.get("output_dir"))
-    if run_dir and RunDir(run_dir).is_run() and (not for_training or args.resume):
+    trust = bool(getattr(args, "trust_remote_code", False))
+    from_file = read_config_file(args.config) if args.config else {}
+    run_dir = getattr(args, "run", None)
+    if run_dir is None and (args.resume if for_training else True):
+        found = overrides.get("output_dir") or from_file.get("output_dir")
+        run_dir = found if found and RunDir(found).is_run() else None
+    if run_dir:  # Engine.load refuses a folder that holds no run
         overrides.pop("output_dir", None)
-        return Engine.load(run_dir, **overrides)
+        from_file.pop("output_dir", None)
+        return Engine.load(run_dir, trust_remote_code=trust, **{**from_file, **overrides})  # the options win
     if args.config:
-        return Engine.from_config(args.config, **overrides)
-    return Engine(**overrides)
+        return Engine.from_config(args.config, trust_remote_code=trust, **overrides)
+    return Engine(trust_remote_code=trust, **overrides)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -250,6 +275,9 @@ def _run_options(p: argparse.ArgumentParser, training: bool) -> None:
         p.add_argument("--run", help="a run folder written by `pathreason train` (default: untrained model)")
         p.add_argument("--task", help="task for an engine without a run folder")
         p.add_argument("--model", help="model for an engine without a run folder")
+    p.add_argument("--trust-remote-code", "--trust_remote_code", dest="trust_remote_code", action="store_true",
+                   help="let the model run Python code it ships (transformers' trust_remote_code), for this "
+                        "command only; never read from a config file; only for model sources you trust")
     p.set_defaults(accepts_overrides=True)
 
 

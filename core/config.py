@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
+import reprlib
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -23,8 +25,69 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pathreason.api import ConfigError
 
+logger = logging.getLogger(__name__)
 #: The plugin names the runtime uses by default (``defaults.yaml``; see the module docstring).
 DEFAULTS: dict[str, Any] = yaml.safe_load((resources.files("pathreason") / "defaults.yaml").read_text())
+
+#: Why ``trust_remote_code`` is an explicit option of each call and never a config setting.
+TRUST_REMOTE_CODE_HELP = ("trust_remote_code is not read from a config: it lets a model folder run its own Python "
+                          "code, so only the caller turns it on, for one call (Engine(trust_remote_code=True), "
+                          "--trust-remote-code)")
+
+#: The largest visual-token budget of one image: Qwen2.5-VL's processor takes at most
+#: 16384 * 28 * 28 pixels (``max_pixels``), i.e. 16384 visual tokens.
+MAX_TOKENS = 16384
+#: The largest YAML file pathreason reads from a user (a run's ``config.yaml``, ``--config``).
+MAX_YAML_BYTES = 1 << 20
+#: ``transformers.SchedulerType`` values, checked without importing transformers (a name not listed
+#: here is looked up in the installed transformers before it is refused).
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+              "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr",
+              "warmup_stable_decay")
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` without anchors and aliases (``&a`` / ``*a``): a few hundred bytes of
+    nested aliases expand to gigabytes (a "billion laughs" file), and no pathreason setting needs them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&name, *name) are not allowed in a pathreason config; "
+                "write the values out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """Parse YAML ``text`` from a user (``where`` names it in errors): safe tags only, no aliases."""
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise ConfigError(f"{where} nests its values too deeply to be a pathreason config") from None
+
+
+def read_yaml_file(path: str | Path) -> Any:
+    """Read a user's YAML file: at most :data:`MAX_YAML_BYTES`, UTF-8, parsed by :func:`load_yaml`."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file {p} does not exist")
+    try:
+        size = p.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise ConfigError(f"config file {p} is {size} bytes; a pathreason config is at most {MAX_YAML_BYTES} "
+                              "bytes")
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"config file {p} cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {p} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                          "save it as UTF-8") from None
+    return load_yaml(text, f"config file {p}")
 
 
 class _Section(BaseModel):
@@ -51,9 +114,11 @@ class _TrainerSection(_Section):
     learning_rate: float = Field(1e-4, gt=0)
     weight_decay: float = Field(0.1, ge=0)
     lr_scheduler_type: str = "cosine"
+    """A ``transformers.SchedulerType`` name (linear, cosine, constant, constant_with_warmup, ...)."""
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
     """Fraction of the steps spent warming the learning rate up (TrainingArguments.warmup_steps < 1)."""
     max_steps: int = -1
+    """Optimizer steps of the phase, a positive number; -1: ``num_train_epochs`` decides."""
     num_train_epochs: float = Field(1.0, gt=0)
     per_device_train_batch_size: int = Field(8, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
@@ -62,13 +127,41 @@ class _TrainerSection(_Section):
     save_steps: int = Field(100, ge=1)
     save_total_limit: int | None = Field(2, ge=1)
 
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_or_epochs(cls, value: int) -> int:
+        if value != -1 and value < 1:
+            raise ValueError(f"max_steps must be a positive number of steps, or -1 to train num_train_epochs; "
+                             f"got {value}")
+        return value
+
+    @field_validator("lr_scheduler_type")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        if value in SCHEDULERS:
+            return value
+        from transformers.trainer_utils import SchedulerType  # a newer transformers may know more
+
+        known = [s.value for s in SchedulerType]
+        if value not in known:
+            raise ValueError(f"unknown learning-rate scheduler {value!r}; transformers knows: {', '.join(known)}")
+        return value
+
+
+def _check_budgets(values: Sequence[int], where: str) -> None:
+    bad = [v for v in values if not 1 <= v <= MAX_TOKENS]
+    if bad:
+        raise ValueError(f"{where} must be visual-token budgets from 1 to {MAX_TOKENS} (Qwen2.5-VL's largest image), "
+                         f"got {bad}")
+
 
 class SFTSection(_TrainerSection):
     """TRL ``SFTConfig`` arguments for the supervised phase."""
 
     freeze_vision: bool = True
     budget_mix: list[int] | None = None
-    """Train each sample at a budget drawn from this list (None: the training budget only)."""
+    """Train each sample at a budget drawn from this list (None: the training budget only); each
+    from 1 to 16384 visual tokens."""
     loss_per_sample: bool = False
     """Average the loss per sample, then over the batch (TRL averages over all answer tokens, so
     long answers such as box lists dominate a mixed-task batch)."""
@@ -83,6 +176,15 @@ class SFTSection(_TrainerSection):
     ``"level_tokens"``): its mixed budget is drawn only from the mix's budgets at or above that
     value (none left: the training budget only), so a sample is never taught where its detail is
     erased, yet still learns every budget where it is visible."""
+
+    @field_validator("budget_mix")
+    @classmethod
+    def _mix_in_range(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("budget_mix is a non-empty list of budgets, or null for the training budget only")
+            _check_budgets(value, "budget_mix")
+        return value
 
 
 class GRPOSection(_TrainerSection):
@@ -136,7 +238,7 @@ class AllocatorSection(GRPOSection):
     """lambda of the rule: the factor above N0 (eq10), or the price of N0 tokens (token_cost)."""
     view: Literal["n0", "low"] = "n0"
     """What the allocator sees: the image at N0 tokens (paper) or a cheap low-resolution look."""
-    low_view_tokens: int = Field(4, ge=1)
+    low_view_tokens: int = Field(4, ge=1, le=MAX_TOKENS)
     """Visual tokens of the "low" view."""
     candidates: list[int] = Field(default_factory=lambda: [16, 32, 64, 128, 256])
     """Budgets of the format warm-up and of the oracle in ``ablate-budget``."""
@@ -164,16 +266,17 @@ class AllocatorSection(GRPOSection):
 
     @model_validator(mode="after")
     def _positive_candidates(self) -> AllocatorSection:
-        if not self.candidates or any(c < 1 for c in self.candidates):
-            raise ValueError(f"allocator.candidates must be positive token counts, got {self.candidates}")
+        if not self.candidates:
+            raise ValueError("allocator.candidates must list at least one budget")
+        _check_budgets(self.candidates, "allocator.candidates")
         return self
 
 
 class BudgetSection(_Section):
     """Visual-token budgets (paper Eq. 4-6; docs/concepts/budgets.md)."""
 
-    train_tokens: int = Field(256, ge=1)
-    """N: the training budget; also defines N0 = min(native, N)."""
+    train_tokens: int = Field(256, ge=1, le=MAX_TOKENS)
+    """N: the training budget; also defines N0 = min(native, N). At most 16384 (Qwen2.5-VL)."""
     budgeter: str = DEFAULTS["budget"]["budgeter"]
     """The budgeter of training images (``name`` or ``name:argument``; ``{train_tokens}`` is
     replaced by ``train_tokens``). It must answer from the sample alone (a two-stage budgeter such
@@ -277,7 +380,6 @@ class RunConfig(BaseModel):
     slide: SlideSection = Field(default_factory=lambda: SlideSection())
     output_dir: str = "runs/pathreason"
     seed: int = 42
-    trust_remote_code: bool = False
     report_to: str | list[str] = "none"
 
     @field_validator("task")
@@ -315,6 +417,8 @@ class RunConfig(BaseModel):
         for layer in layers:
             if layer:
                 deep_merge(merged, _expand(layer))
+        if merged.pop("trust_remote_code", False):
+            raise ConfigError(TRUST_REMOTE_CODE_HELP)
         if apply_preset:
             recipe = _preset_recipe(merged.get("model", DEFAULTS["model"]))
             if recipe:
@@ -329,22 +433,52 @@ class RunConfig(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path, *overrides: Mapping[str, Any] | None) -> RunConfig:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {p} is not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"config file {p} must hold a mapping of settings, got {type(data).__name__}")
-        return cls.build(data, *overrides)
+        """The config in a YAML file (see :func:`read_yaml_file`: no aliases, at most 1 MiB, UTF-8),
+        under ``overrides``. A file never turns on ``trust_remote_code``: that takes the caller's
+        explicit option (``Engine(trust_remote_code=True)``, ``--trust-remote-code``)."""
+        return cls.build(read_config_file(path), *overrides)
 
     def to_yaml(self, path: str | Path | None = None) -> str:
         text = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
         if path is not None:
-            Path(path).write_text(text)
+            from pathreason.runs import atomic_write_text
+
+            atomic_write_text(path, text)
         return text
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The settings in a YAML config file (:func:`read_yaml_file`), a mapping; a ``trust_remote_code``
+    in it is dropped with a warning (only the caller's explicit option turns it on)."""
+    p = Path(path)
+    data = read_yaml_file(p)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {p} must hold a mapping of settings, got {type(data).__name__}")
+    if data.pop("trust_remote_code", False):
+        logger.warning("config file %s sets trust_remote_code; ignored: %s", p, TRUST_REMOTE_CODE_HELP)
+    return data
+
+
+def config_changes(before: RunConfig, after: RunConfig) -> dict[str, tuple[Any, Any]]:
+    """The settings that differ, by dotted name: ``{"sft.max_steps": (8, 12)}`` (``output_dir`` aside).
+
+    >>> config_changes(RunConfig.build({"sft.max_steps": 8}), RunConfig.build({"sft.max_steps": 12}))
+    {'sft.max_steps': (8, 12)}
+    """
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    changes: dict[str, tuple[Any, Any]] = {}
+    for key in old:
+        a, b = old[key], new[key]
+        if key == "output_dir" or a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):  # a section: field by field
+            changes.update({f"{key}.{f}": (a.get(f), b.get(f)) for f in dict.fromkeys([*a, *b])
+                            if a.get(f) != b.get(f)})
+        else:
+            changes[key] = (a, b)
+    return changes
 
 
 def check_names(config: RunConfig, tasks: Mapping[str, Any]) -> None:
@@ -395,7 +529,7 @@ def parse_overrides(args: Sequence[str]) -> dict[str, Any]:
                 raise ConfigError(f"override {item} has no value")
             raw = items[i + 1]
             i += 1
-        out[key.replace("-", "_")] = yaml.safe_load(raw) if raw != "" else ""
+        out[key.replace("-", "_")] = load_yaml(raw, f"the value of {item}") if raw != "" else ""
         i += 1
     return out
 
@@ -437,8 +571,8 @@ def _preset_recipe(model: Any) -> Mapping[str, Any]:
 
     try:
         return model_spec(model).recipe
-    except UnknownNameError:
-        return {}  # a local folder or hub id: no preset recipe
+    except (UnknownNameError, ValueError):  # ValueError: not a plugin name at all ("/a/b", "Org/Name")
+        return {}  # a local folder or hub id: no preset recipe (an unknown name is reported by the engine)
 
 
 def _task_recipe(by_task: Mapping[str, Any], task: Any) -> Mapping[str, Any]:
@@ -450,18 +584,19 @@ def _task_recipe(by_task: Mapping[str, Any], task: Any) -> Mapping[str, Any]:
     from pathreason.api import UnknownNameError
     from pathreason.registry import task_spec
 
-    with contextlib.suppress(UnknownNameError):  # an unknown task is reported later, with the rest
+    with contextlib.suppress(UnknownNameError, ValueError):  # an unknown or malformed name is reported later
         name = task_spec(str(name)).name
     return _expand(by_task.get(name) or {})
 
 
 def _explain(exc: ValidationError) -> str:
-    lines = ["invalid configuration:"]
+    """One line: ``invalid configuration: <field> = <value>: <why>; <next field> ...``."""
+    lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         value = err.get("input")
-        shown = repr(value) if not isinstance(value, dict) else "{...}"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
+        shown = reprlib.repr(value)  # bounded: a value may be huge
         if err["type"] == "extra_forbidden":
             section = ".".join(str(p) for p in err["loc"][:-1])
             msg = "unknown setting" + (f" in section {section!r}" if section else "")
@@ -470,10 +605,13 @@ def _explain(exc: ValidationError) -> str:
                 from pathreason.api import did_you_mean
 
                 msg += f".{did_you_mean(str(err['loc'][-1]), allowed)} Allowed: {', '.join(allowed)}"
-            lines.append(f"  {where}: {msg}")
+            lines.append(f"{where}: {msg}")
             continue
-        lines.append(f"  {where} = {shown}: {msg}")
-    return "\n".join(lines)
+        if isinstance(value, dict):  # a section's own check: its message names the fields
+            lines.append(f"{where}: {msg}")
+            continue
+        lines.append(f"{where} = {shown}: {msg}")
+    return "invalid configuration: " + "; ".join(lines)
 
 
 def _allowed_fields(loc: Sequence[Any]) -> list[str]:

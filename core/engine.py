@@ -18,8 +18,10 @@ registry; nothing here knows one by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,15 +30,17 @@ from pathreason.config import RunConfig, check_names
 from pathreason.context import RunContext
 from pathreason.distributed import gather, is_main_process, shard
 from pathreason.models.store import ModelStore
-from pathreason.phases import FIXED_BY_CHECKPOINT, Phases
+from pathreason.phases import FIXED_BY_CHECKPOINT, Phases, fixed_changes
 from pathreason.registry import get_budgeter, task_spec
-from pathreason.runs import RunDir
+from pathreason.runs import RunDir, atomic_path, atomic_write_text, check_writable
 from pathreason.sources import SampleSource, canonical_task
 
 if TYPE_CHECKING:
     from pathreason.ablation import AblationReport
     from pathreason.evaluation import EvalReport, Record
     from pathreason.slides import SlideReport
+
+logger = logging.getLogger(__name__)
 
 
 class Engine:
@@ -45,12 +49,19 @@ class Engine:
     ``Engine(task=..., model="tiny", dataset="synthpath", output_dir=..., **overrides)`` where
     overrides are nested dicts (``grpo={"beta": 0}``) or double-underscored (``grpo__beta=0``);
     or :meth:`from_config` with a YAML file; or :meth:`load` for an existing run folder. Names are
-    validated before any model is loaded.
+    validated before any model is loaded. ``model`` is a preset, a local ``save_pretrained`` folder
+    or a Hugging Face Hub id.
+
+    ``trust_remote_code=True`` lets ``from_pretrained`` run the Python files a model folder or hub
+    repository ships (transformers' option of that name): anyone who can write that folder, or a run
+    folder's phase results, can then run code as you. It is an option of this engine only and is
+    never read from a config file; leave it off unless you need a model family that requires it
+    and trust its source.
     """
 
     def __init__(self, task: str | Sequence[str] | None = None, model: str | None = None,
                  dataset: str | None = None, output_dir: str | Path | None = None, *,
-                 config: RunConfig | None = None, **overrides: Any) -> None:
+                 config: RunConfig | None = None, trust_remote_code: bool = False, **overrides: Any) -> None:
         layer: dict[str, Any] = {}
         if task is not None:
             layer["task"] = task if isinstance(task, str) else list(task)
@@ -66,31 +77,50 @@ class Engine:
             self.config = RunConfig.build(layer, overrides)
         self.tasks: dict[str, Task] = {}
         for name in self.config.tasks:
-            spec = task_spec(name)
+            try:
+                spec = task_spec(name)
+            except ValueError as exc:  # not even a plugin name ("[]", "a b")
+                raise ConfigError(f"task {name!r}: {exc}") from None
             self.tasks[spec.name] = spec.create()
         check_names(self.config, self.tasks)
+        if Path(self.config.model).expanduser().is_dir():  # a local model folder: where it is, wherever we run
+            self.config.model = str(Path(self.config.model).expanduser().resolve())
+        #: Settings a loaded run's saved config had otherwise (:meth:`load`): ``{field: (saved, now)}``.
+        self.changed_settings: dict[str, tuple[Any, Any]] = {}
         self.run = RunDir(self.config.output_dir)
-        self.models = ModelStore(self.config, self.run)
+        self.models = ModelStore(self.config, self.run, trust_remote_code=trust_remote_code)
         self.source = SampleSource(self.config.dataset, self.tasks)
         self.phases = Phases(self.config, self.run, self.models, self.source, self.tasks)
         self.context = RunContext(self.config, self.run, self.models, self.source, self.tasks, self.phases)
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_config(cls, path: str | Path, **overrides: Any) -> Engine:
-        return cls(config=RunConfig.from_yaml(path, overrides))
+    def from_config(cls, path: str | Path, *, trust_remote_code: bool = False, **overrides: Any) -> Engine:
+        return cls(config=RunConfig.from_yaml(path, overrides), trust_remote_code=trust_remote_code)
 
     @classmethod
-    def load(cls, run_dir: str | Path, **overrides: Any) -> Engine:
-        """A finished or interrupted run, with its saved config (``overrides`` may change e.g. steps)."""
+    def load(cls, run_dir: str | Path, *, trust_remote_code: bool = False, **overrides: Any) -> Engine:
+        """A finished or interrupted run with its saved config; ``overrides`` change it for this engine
+        (e.g. ``sft={"max_steps": 500}`` to train on), except the settings its checkpoints depend on
+        (:data:`~pathreason.phases.FIXED_BY_CHECKPOINT`), which may only be repeated. What changed
+        is logged ("resuming with changed settings") and kept in :attr:`changed_settings`; training
+        saves it to the run's ``config.yaml``."""
+        from pathreason.config import config_changes
+
         run = RunDir(run_dir)
         state = run.read_state()
         saved = RunConfig.from_yaml(run.config_path)
-        changed = [k for k in FIXED_BY_CHECKPOINT if k in overrides]
+        engine = cls(config=saved, output_dir=str(run.path), trust_remote_code=trust_remote_code, **overrides)
+        changed = fixed_changes(saved, engine.config)
         if changed:
             raise RunError(f"{run.path}: {', '.join(changed)} cannot change for an existing run (the checkpoints "
                            "depend on them); start a new run with another output_dir")
-        engine = cls(config=saved, output_dir=str(run.path), **overrides)
+        for key in FIXED_BY_CHECKPOINT:  # repeated, perhaps as an alias ("sub"): the run keeps its own spelling
+            setattr(engine.config, key, getattr(saved, key))
+        engine.changed_settings = config_changes(saved, engine.config)
+        if engine.changed_settings:
+            logger.info("%s: resuming with changed settings: %s", run.path, ", ".join(
+                f"{key} {old!r} -> {new!r}" for key, (old, new) in engine.changed_settings.items()))
         engine.models.check_base(state)
         return engine
 
@@ -157,6 +187,17 @@ class Engine:
         return self.context.allocator(phase).policy
 
     # ------------------------------------------------------------------ training
+    @contextlib.contextmanager
+    def _writing(self, command: str) -> Iterator[None]:
+        """Hold the run folder's write lock while ``command`` writes it (:class:`pathreason.runs.RunLock`):
+        a second command writing the same folder is refused, naming this one. Under several processes
+        the main one holds it (the others write nothing of their own)."""
+        if not is_main_process():
+            yield
+            return
+        with self.run.lock(command):
+            yield
+
     def train(self, resume: bool = False) -> Engine:
         """The paper's phases: SFT, then GRPO (each skippable with ``sft.enabled`` / ``grpo.enabled``),
         then the token allocator when ``allocator.enabled``. With ``resume=True`` finished phases are
@@ -165,34 +206,40 @@ class Engine:
             from pathreason.training import check_vllm
 
             check_vllm(self.config.grpo)  # before SFT, not hours later
-        state = self.phases.begin(resume)
-        if self.config.sft.enabled and state.phases.get("sft") != "done":
-            self.phases.sft(state, resume)
-        if self.config.grpo.enabled and state.phases.get("grpo") != "done":
-            self.phases.grpo(state, resume)
-        if self.config.allocator.enabled and state.phases.get("allocator") != "done":
-            self._train_allocator(state, resume)
+        with self._writing("train"):
+            state = self.phases.begin(resume)
+            if self.config.sft.enabled and state.phases.get("sft") != "done":
+                self.phases.sft(state, resume)
+            if self.config.grpo.enabled and state.phases.get("grpo") != "done":
+                self.phases.grpo(state, resume)
+            if self.config.allocator.enabled and state.phases.get("allocator") != "done":
+                self._train_allocator(state, resume)
         return self
 
     def sft(self, resume: bool = False) -> Engine:
         """LoRA (or full) SFT with TRL's ``SFTTrainer``; loss on the answer only."""
-        self.phases.sft(self.phases.begin(resume, "sft"), resume)
+        with self._writing("sft"):
+            self.phases.sft(self.phases.begin(resume, "sft"), resume)
         return self
 
     def grpo(self, resume: bool = False) -> Engine:
         """LoRA (or full) GRPO with TRL's ``GRPOTrainer``, from the SFT result, with the task rewards."""
-        self.phases.grpo(self.phases.begin(resume, "grpo"), resume)
+        with self._writing("grpo"):
+            self.phases.grpo(self.phases.begin(resume, "grpo"), resume)
         return self
 
     def train_allocator(self, resume: bool = False) -> Engine:
         """Train the token allocator (a second LoRA, GRPO) against the latest trained performer."""
-        self._train_allocator(self.phases.begin(resume, "allocator"), resume)
+        with self._writing("train-allocator"):
+            self._train_allocator(self.phases.begin(resume, "allocator"), resume)
         return self
 
     def _train_allocator(self, state: Any, resume: bool) -> None:
         from pathreason.allocator.training import train_allocator
 
-        train_allocator(self.config, self.run, self.models, self.source, self.tasks, state, self.latest_phase(), resume)
+        phase = self.latest_phase()
+        self.phases.start(state)
+        train_allocator(self.config, self.run, self.models, self.source, self.tasks, state, phase, resume)
         self.context.forget()
 
     # ------------------------------------------------------------------ inference
@@ -206,9 +253,23 @@ class Engine:
 
         ``budgeter`` is a budgeter name (``"static:128"``, ``"native"``, ``"allocator"``; default
         ``evaluation.budgeter``). ``phase`` picks the performer ("base", "sft", "grpo"; default the
-        latest). Writes ``eval/<phase>-<budgeter>-<split>/predictions.jsonl`` and ``report.json``.
-        Under several processes each answers its share of the samples and all get the report.
+        latest). Writes ``eval/<phase>-<budgeter>-<split>/predictions.jsonl`` and ``report.json``,
+        each whole or not at all, under the run folder's write lock; the folder is checked writable
+        before the first sample is answered. Under several processes each answers its share of the
+        samples and all get the report.
         """
+        split = split or self.config.dataset.eval_split
+        phase = phase or self.latest_phase()
+        name = self._budgeter(budgeter)
+        if not (write and is_main_process()):
+            return self._evaluate(split, name, n, phase, max_new_tokens, batch_size, None, progress)
+        out = self.run.path / "eval" / f"{phase}-{name.replace(':', '')}-{split}"
+        with self._writing("eval"):
+            check_writable(out)
+            return self._evaluate(split, name, n, phase, max_new_tokens, batch_size, out, progress)
+
+    def _evaluate(self, split: str, name: str, n: int | None, phase: str, max_new_tokens: int | None,
+                  batch_size: int | None, out: Path | None, progress: bool) -> EvalReport:
         from pathreason.evaluation import (
             EvalReport,
             Timer,
@@ -218,9 +279,6 @@ class Engine:
             write_predictions,
         )
 
-        split = split or self.config.dataset.eval_split
-        phase = phase or self.latest_phase()
-        name = self._budgeter(budgeter)
         context = self.context.configure(max_new_tokens, batch_size)
         samples = self.samples(split, n)
         mine = [samples[i] for i in shard(range(len(samples)))]
@@ -231,10 +289,15 @@ class Engine:
             records = gather(local)
         report = EvalReport(budgeter=name, split=split, phase=phase, tasks=summarize(records, samples, self.tasks),
                             seconds_per_image=timer.seconds / max(1, len(records)), n=len(records), records=records)
-        if write and is_main_process():
-            out = self.run.path / "eval" / f"{phase}-{name.replace(':', '')}-{split}"
-            write_predictions(records, out / "predictions.jsonl")
-            (out / "report.json").write_text(json.dumps(report.as_dict(), indent=2))
+        if out is not None:
+            try:
+                with atomic_path(out / "predictions.jsonl") as tmp:
+                    write_predictions(records, tmp)
+                atomic_write_text(out / "report.json", json.dumps(report.as_dict(), indent=2))
+            except RunError:
+                logger.error("the evaluation finished but its files could not be written; its report:\n%s",
+                             report.table())
+                raise
         return report
 
     def predict(self, image: Any, question: str = "", options: Sequence[str] = (), task: str | None = None,
@@ -327,12 +390,14 @@ class Engine:
             return self.evaluate(split=split, budgeter=budgeter, n=n, phase=phase, progress=progress)
 
         names = [] if allocator is False else list(self.config.evaluation.compare if compare is None else compare)
-        return ablate(evaluate, self.samples(split, n), self.tasks,
-                      budgets or self.config.allocator.candidates,
-                      lambda b: self.config.budgeter_name(self.config.evaluation.fixed_budgeter, budget=b),
-                      names, require=bool(allocator),
-                      output=(Path(output) if output else self.run.path / "eval" / "ablation") if is_main_process()
-                      else None)
+        folder = Path(output) if output else self.run.path / "eval" / "ablation"
+        with self._writing("ablate-budget"):
+            if is_main_process():
+                check_writable(folder)
+            return ablate(evaluate, self.samples(split, n), self.tasks,
+                          budgets or self.config.allocator.candidates,
+                          lambda b: self.config.budgeter_name(self.config.evaluation.fixed_budgeter, budget=b),
+                          names, require=bool(allocator), output=folder if is_main_process() else None)
 
     def __repr__(self) -> str:
         return (f"Engine(task={self.config.task!r}, model={self.config.model!r}, "

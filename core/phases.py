@@ -1,8 +1,11 @@
 """The task performer's training phases, SFT then GRPO, over a run folder.
 
-:class:`Phases` opens the run folder (refusing one that holds another run), builds each phase's
+:class:`Phases` checks the run folder (refusing one that holds another run), builds each phase's
 policy (LoRA or full fine-tuning), hands TRL its rows and rewards, resumes from the last checkpoint
-when asked, and records each finished phase. The TRL wiring itself is :mod:`pathreason.training`;
+when asked, and records each finished phase. The folder's ``config.yaml`` and ``state.json`` are
+written only once a phase is about to train (:meth:`Phases.start`): a command that fails before
+(a typo, a missing dataset, a model that does not load) leaves no run behind that a corrected
+command would have to match. The TRL wiring itself is :mod:`pathreason.training`;
 the token allocator's phase is :mod:`pathreason.allocator.training`.
 """
 
@@ -31,6 +34,28 @@ FIXED_BY_CHECKPOINT = ("model", "task", "lora", "budget")
 PHASES = ("sft", "grpo", "allocator")
 
 
+def _fixed_value(config: RunConfig, key: str) -> Any:
+    """A fixed setting as the checkpoints see it: task aliases ("sub") are their task's name."""
+    value = getattr(config, key)
+    if key == "task":
+        from pathreason.api import UnknownNameError
+        from pathreason.registry import task_spec
+
+        names = []
+        for name in config.tasks:
+            try:
+                names.append(task_spec(name).name)
+            except (UnknownNameError, ValueError):
+                names.append(name)
+        return sorted(names)
+    return value
+
+
+def fixed_changes(saved: RunConfig, config: RunConfig) -> list[str]:
+    """The settings of :data:`FIXED_BY_CHECKPOINT` on which ``config`` differs from a run's ``saved`` one."""
+    return [k for k in FIXED_BY_CHECKPOINT if _fixed_value(saved, k) != _fixed_value(config, k)]
+
+
 class Phases:
     """SFT and GRPO of the task performer for one run (see the module docstring)."""
 
@@ -41,6 +66,7 @@ class Phases:
         self.models = models
         self.source = source
         self.tasks = tasks
+        self._written = False  # this command has written config.yaml and state.json (:meth:`start`)
 
     # ------------------------------------------------------------------ the run folder
     def latest(self) -> str:
@@ -51,31 +77,49 @@ class Phases:
                 return phase
         return "base"
 
+    def trained(self, state: RunState) -> bool:
+        """Whether the run folder holds trained work: a finished phase or a checkpoint."""
+        return any(state.phases.get(p) or self.run.last_checkpoint(p) for p in PHASES)
+
     def begin(self, resume: bool, phase: str | None = None) -> RunState:
-        """Open (or create) the run folder. Without ``resume`` an existing run is refused, unless
-        ``phase`` names the one phase about to run and it has not started there yet."""
-        if self.run.is_run():
-            state = self.run.read_state()
-            self.models.check_base(state)
-            saved = RunConfig.from_yaml(self.run.config_path)
-            diff = [k for k in FIXED_BY_CHECKPOINT if getattr(saved, k) != getattr(self.config, k)]
-            if diff:
-                raise RunError(f"{self.run.path} holds a run whose {', '.join(diff)} differ from this config; "
-                               "use another output_dir")
-            started = [phase] if phase else [*state.phases, *PHASES]
-            if not resume and any(state.phases.get(p) or self.run.last_checkpoint(p) for p in started):
-                raise RunError(f"{self.run.path} already holds a run (phases done: "
-                               f"{sorted(state.phases) or 'none'}); pass resume=True (--resume) to continue it, "
-                               "or choose another output_dir")
-        else:
-            state = RunState(version=__version__, base_model=self.config.model, base_location=self.models.location)
+        """Check the run folder and return its state; nothing is written (:meth:`start` does that).
+
+        A folder holding trained work must have been trained on this model, task, LoRA and budget;
+        without ``resume`` it is refused, unless ``phase`` names the one phase about to run and it has
+        not started there yet. A folder holding no trained work (a command failed before its first
+        phase began) is simply taken over."""
+        self._written = False
+        fresh = RunState(version=__version__, base_model=self.config.model, base_location=self.models.location)
+        if not self.run.is_run():
+            return fresh
+        state = self.run.read_state()
+        if not self.trained(state):
+            return fresh
+        self.models.check_base(state)
+        saved = RunConfig.from_yaml(self.run.config_path)
+        diff = fixed_changes(saved, self.config)
+        if diff:
+            raise RunError(f"{self.run.path} holds a run whose {', '.join(diff)} differ from this config; "
+                           "use another output_dir")
+        started = [phase] if phase else [*state.phases, *PHASES]
+        if not resume and any(state.phases.get(p) or self.run.last_checkpoint(p) for p in started):
+            raise RunError(f"{self.run.path} already holds a run (phases done: "
+                           f"{sorted(state.phases) or 'none'}); pass resume=True (--resume) to continue it, "
+                           "or choose another output_dir")
+        return state
+
+    def start(self, state: RunState) -> None:
+        """Write the run's ``config.yaml`` and ``state.json`` when the command's first phase is about to
+        train, its model and data ready (the main process writes, the others wait); a later phase of the
+        same command finds them written."""
+        if self._written:
+            return
         barrier()  # every process has read the folder before the main one writes it
         if is_main_process():
-            self.run.path.mkdir(parents=True, exist_ok=True)
             self.config.to_yaml(self.run.config_path)
             self.run.write_state(state)
         barrier()
-        return state
+        self._written = True
 
     def finish(self, state: RunState, phase: str, trainer: Any) -> None:
         """Save a phase's result and mark it done (every process saves: ZeRO-3/FSDP gather the weights)."""
@@ -101,9 +145,11 @@ class Phases:
             self._freeze_vision(model)
             return model
         from peft import get_peft_model
+        from transformers import set_seed
 
         from pathreason.training import lora_config
 
+        set_seed(self.config.seed)  # the adapter's initial weights are the run's (the Trainer seeds only later)
         return get_peft_model(model, lora_config(self.config.lora))
 
     def grpo_policy(self, state: RunState) -> Any:
@@ -123,7 +169,9 @@ class Phases:
         logger.info("SFT phase: %s", self.run.phase_dir("sft"))
         samples, images = self.source.decoded(self.config.dataset.train_split)
         rows = sft_rows(self.config, self.tasks, samples, images, self.models.box_frame)
-        trainer = train_sft(self.sft_policy(), self.models.processor, datasets.Dataset.from_list(rows), self.config,
+        policy = self.sft_policy()
+        self.start(state)
+        trainer = train_sft(policy, self.models.processor, datasets.Dataset.from_list(rows), self.config,
                             self.run.phase_dir("sft"), self.run.last_checkpoint("sft") if resume else None)
         self.finish(state, "sft", trainer)
 
@@ -145,10 +193,12 @@ class Phases:
         funcs, weights = self.reward_functions()
         samples, images = self.source.decoded(self.config.dataset.train_split)
         rows = grpo_rows(self.config, self.tasks, samples, images, self.models.box_frame)
-        trainer = train_grpo(self.grpo_policy(state), self.models.processor, datasets.Dataset.from_list(rows), funcs,
+        policy = self.grpo_policy(state)
+        self.start(state)
+        trainer = train_grpo(policy, self.models.processor, datasets.Dataset.from_list(rows), funcs,
                              weights, self.config.grpo, self.config, self.run.phase_dir("grpo"),
                              self.run.last_checkpoint("grpo") if resume else None)
         self.finish(state, "grpo", trainer)
 
 
-__all__ = ["FIXED_BY_CHECKPOINT", "PHASES", "Phases"]
+__all__ = ["FIXED_BY_CHECKPOINT", "PHASES", "Phases", "fixed_changes"]

@@ -177,12 +177,81 @@ def sample_mean_loss(log_probs: Any, label_mask: Any) -> Any:
     return per_sample.sum() / (tokens > 0).sum().clamp(min=1)
 
 
+def has_whole_model(folder: Path) -> bool:
+    """Whether a checkpoint folder holds a whole model (full fine-tuning), not a peft adapter."""
+    return (folder / "model.safetensors").is_file() or (folder / "model.safetensors.index.json").is_file()
+
+
+def load_whole_checkpoint(model: Any, folder: Path) -> None:
+    """Load the whole-model checkpoint in ``folder`` into ``model`` in place, every tensor or an error.
+
+    ``save_pretrained`` writes a model's weights under its checkpoint names (Qwen2.5-VL:
+    ``model.layers.*``, ``visual.*``), which ``from_pretrained`` renames to the module's names
+    (``model.language_model.layers.*``, ``model.visual.*``). The Trainer's own resume loads the file
+    with ``load_state_dict(strict=False)`` and no renaming, so every tensor but ``lm_head`` was
+    skipped with a "missing keys" warning and a full fine-tuning run resumed from its starting
+    weights. Here the checkpoint goes through ``from_pretrained`` of the model's own class (the same
+    renaming as any load; never remote code) and is copied in strictly. It holds a second copy of
+    the weights in host memory while it loads.
+    """
+    from pathreason.api import RunError
+
+    dtype = next(model.parameters()).dtype
+    loaded = type(model).from_pretrained(str(folder), dtype=dtype)
+    try:
+        model.load_state_dict(loaded.state_dict(), strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise RunError(f"checkpoint {folder} does not fit the model being trained ({first}); "
+                       "it was written for another model") from None
+    finally:
+        del loaded
+    logger.info("resumed the whole model's weights from %s", folder)
+
+
+class ResumesWholeModels:
+    """Trainer mixin: a full fine-tuning checkpoint is loaded with :func:`load_whole_checkpoint`.
+
+    Adapters (peft), FSDP and DeepSpeed checkpoints keep the Trainer's own loading: their files use
+    the module's names already.
+    """
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+        target = model if model is not None else getattr(self, "model", None)
+        from transformers import PreTrainedModel
+
+        if (isinstance(target, PreTrainedModel) and not getattr(self, "is_fsdp_enabled", False)
+                and has_whole_model(Path(resume_from_checkpoint))):
+            load_whole_checkpoint(target, Path(resume_from_checkpoint))
+            return
+        super()._load_from_checkpoint(resume_from_checkpoint, model)  # type: ignore[misc]
+
+
+def run_trainer(trainer: Any, resume_from: Path | None) -> None:
+    """``trainer.train()``, from ``resume_from`` when given. A checkpoint file torch refuses to unpickle
+    (``optimizer.pt``, ``rng_state.pth`` holding more than tensors: a tampered checkpoint) is one
+    error naming the checkpoint, not a traceback."""
+    import pickle
+
+    try:
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    except pickle.UnpicklingError as exc:
+        if resume_from is None:
+            raise
+        from pathreason.api import RunError
+
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"checkpoint {resume_from}: refused to load one of its files, which holds more than "
+                       f"tensors ({reason}); pathreason's trainer did not write it: delete this checkpoint to "
+                       "resume from an earlier one, or train again") from exc
+
+
 @functools.cache
 def _sft_trainer_class() -> Any:
     """Defined on first use (TRL is a heavy import) and once per process."""
     from trl import SFTTrainer
 
-    class PathreasonSFTTrainer(SFTTrainer):
+    class PathreasonSFTTrainer(ResumesWholeModels, SFTTrainer):
         """TRL's ``SFTTrainer``, with an optional per-sample loss (every sample weighs the same)."""
 
         per_sample = False
@@ -209,18 +278,27 @@ def train_sft(model: Any, processor: Any, dataset: Any, cfg: RunConfig, output_d
     trainer = trainer_class(model=model, args=sft_arguments(cfg, output_dir), train_dataset=dataset,
                             processing_class=processor, callbacks=list(callbacks))
     trainer.per_sample = cfg.sft.loss_per_sample
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    run_trainer(trainer, resume_from)
     return trainer
+
+
+@functools.cache
+def _grpo_trainer_class() -> Any:
+    """Defined on first use (TRL is a heavy import) and once per process."""
+    from trl import GRPOTrainer
+
+    class PathreasonGRPOTrainer(ResumesWholeModels, GRPOTrainer):
+        """TRL's ``GRPOTrainer``, resuming full fine-tuning with the checkpoint's weights."""
+
+    return PathreasonGRPOTrainer
 
 
 def train_grpo(model: Any, processor: Any, dataset: Any, reward_funcs: Sequence[Callable[..., Any]],
                reward_weights: Sequence[float], section: GRPOSection, cfg: RunConfig, output_dir: Path,
                resume_from: Path | None, callbacks: Sequence[Any] = ()) -> Any:
-    from trl import GRPOTrainer
-
     check_vllm(section)
-    trainer = GRPOTrainer(model=model, reward_funcs=list(reward_funcs),
+    trainer = _grpo_trainer_class()(model=model, reward_funcs=list(reward_funcs),
                           args=grpo_arguments(section, cfg, output_dir, reward_weights),
                           train_dataset=dataset, processing_class=processor, callbacks=list(callbacks))
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    run_trainer(trainer, resume_from)
     return trainer

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from pathreason.api import Sample, TrainedAllocator
 
 
+#: The largest static budget: Qwen2.5-VL's processor takes at most 16384 * 28 * 28 pixels per image
+#: (the runtime's ``pathreason.config.MAX_TOKENS``).
+MAX_STATIC_TOKENS = 16384
+
+
 class StaticBudgeter:
     """A fixed maximum ``N`` for every image (the paper's ``N_max`` ablation: 128 / 256 / 512 / 1024).
 
@@ -36,8 +41,9 @@ class StaticBudgeter:
         except ValueError:
             raise ConfigError(f"budgeter 'static:{argument}': the budget must be a positive integer, "
                               f"e.g. 'static:128'") from None
-        if self.max_tokens < 1:
-            raise ConfigError(f"budgeter 'static:{argument}': the budget must be a positive integer")
+        if not 1 <= self.max_tokens <= MAX_STATIC_TOKENS:
+            raise ConfigError(f"budgeter 'static:{argument}': the budget must be from 1 to {MAX_STATIC_TOKENS} "
+                              "visual tokens (Qwen2.5-VL's largest image)")
 
     def tokens(self, sample: Any) -> int | None:
         return self.max_tokens

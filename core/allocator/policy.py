@@ -90,8 +90,12 @@ def build_policy(performer_dir: Path, load_base: Callable[[], Any], load_full: C
     None, for training) or loaded from ``allocator_dir``."""
     from peft import PeftModel, get_peft_model
 
+    from pathreason.models.store import check_adapter_folder
     from pathreason.training import lora_config
 
+    for folder in (performer_dir, allocator_dir):  # one line for an incomplete adapter, not peft's "Repo id"
+        if folder is not None and (folder / "adapter_config.json").is_file():
+            check_adapter_folder(folder)
     if (performer_dir / "adapter_config.json").is_file():
         model = PeftModel.from_pretrained(load_base(), str(performer_dir), adapter_name=PERFORMER_ADAPTER,
                                           is_trainable=False)

@@ -56,6 +56,7 @@ def train_allocator(config: RunConfig, run: RunDir, models: ModelStore, source: 
                     tasks: Mapping[str, Task], state: RunState, phase: str, resume: bool) -> None:
     """Train the allocator against the performer of ``phase`` and record the phase in ``state``."""
     import datasets
+    from transformers import set_seed
 
     from pathreason.registry import get_reward
     from pathreason.training import named_reward, train_grpo, train_sft
@@ -63,6 +64,7 @@ def train_allocator(config: RunConfig, run: RunDir, models: ModelStore, source: 
     phase = require_performer(phase, run)
     section = config.allocator
     logger.info("allocator phase (performer: %s): %s", phase, run.phase_dir("allocator"))
+    set_seed(config.seed)  # the new adapter's initial weights are the run's: a resumed run continues the same one
     policy = dual_policy(config, run, models, phase, trained=False)
     samples, images = source.decoded(config.dataset.train_split)  # decoded once, for rows and reward
     rows = allocator_rows(section, tasks, samples, images, config.budget.train_tokens, config.budget.patch)

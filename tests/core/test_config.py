@@ -17,7 +17,7 @@ def test_defaults_are_the_papers() -> None:
     assert (cfg.sft.learning_rate, cfg.sft.weight_decay, cfg.sft.lr_scheduler_type) == (1e-4, 0.1, "cosine")
     assert (cfg.grpo.num_generations, cfg.grpo.beta, cfg.grpo.epsilon, cfg.grpo.temperature) == (8, 0.001, 0.2, 1.0)
     assert cfg.allocator.lam == 0.5
-    assert cfg.trust_remote_code is False
+    assert "trust_remote_code" not in cfg.model_dump()  # an option of each call, never a setting
 
 
 def test_kwargs_yaml_and_cli_give_the_same_object(tmp_path: Path) -> None:
@@ -103,3 +103,117 @@ def test_a_preset_recipe_can_tune_one_task(monkeypatch: pytest.MonkeyPatch) -> N
     assert RunConfig.build({"task": "subtyping"}).sft.max_steps == 250
     assert RunConfig.build({"task": ["vqa", "detection"]}).sft.max_steps == 250
     assert "by_task" in recipe  # the preset's own recipe is left as it was
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"sft.max_steps": -5}, r"sft\.max_steps = -5: max_steps must be a positive number of steps, or -1"),
+        ({"grpo.max_steps": 0}, r"grpo\.max_steps = 0: max_steps must be a positive number"),
+        ({"sft.lr_scheduler_type": "nosuch"},
+         r"sft\.lr_scheduler_type = 'nosuch': unknown learning-rate scheduler 'nosuch'; transformers knows: "
+         r"linear, cosine, .*constant_with_warmup"),
+        ({"budget.train_tokens": 10**9}, r"budget\.train_tokens = 1000000000: Input should be less than or equal to "
+                                         r"16384"),
+        ({"sft.budget_mix": [16, 10**9]}, r"sft\.budget_mix = \[16, 1000000000\]: budget_mix must be visual-token "
+                                          r"budgets from 1 to 16384 .*got \[1000000000\]"),
+        ({"sft.budget_mix": []}, r"budget_mix is a non-empty list"),
+        ({"allocator.candidates": [16, 10**9]}, r"allocator\.candidates must be visual-token budgets from 1 to 16384"),
+        ({"allocator.low_view_tokens": 20000}, r"allocator\.low_view_tokens = 20000: .*less than or equal to 16384"),
+    ],
+)
+def test_out_of_range_values_are_refused_up_front_with_the_range(settings: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        RunConfig.build(settings)
+    assert "\n" not in str(info.value)  # one line: the CLI prints it as `pathreason: error: ...`
+
+
+def test_valid_edges_of_the_ranges_pass() -> None:
+    cfg = RunConfig.build({"sft.max_steps": -1, "grpo.max_steps": 1, "budget.train_tokens": 16384,
+                           "sft.budget_mix": [1, 16384], "sft.lr_scheduler_type": "constant_with_warmup"})
+    assert (cfg.sft.max_steps, cfg.grpo.max_steps, cfg.budget.train_tokens) == (-1, 1, 16384)
+
+
+def test_the_known_schedulers_are_transformers_own() -> None:
+    """The fast list of scheduler names is a subset of transformers' (a new one is looked up there)."""
+    from transformers.trainer_utils import SchedulerType
+
+    from pathreason.config import SCHEDULERS
+
+    assert set(SCHEDULERS) <= {s.value for s in SchedulerType}
+
+
+def test_the_budget_cap_is_the_processors() -> None:
+    from pathreason.config import MAX_TOKENS
+    from pathreason.models.processor import MAX_PIXELS
+    from pathreason.plugins.budgeters import MAX_STATIC_TOKENS, StaticBudgeter
+
+    assert MAX_TOKENS == MAX_STATIC_TOKENS == MAX_PIXELS // (28 * 28) == 16384
+    assert StaticBudgeter("16384").tokens(None) == 16384
+    with pytest.raises(ConfigError, match=r"'static:1000000000': the budget must be from 1 to 16384 visual tokens"):
+        StaticBudgeter("1000000000")
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    lines = ["dataset:", "  options:", '    a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"    a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def test_yaml_alias_bombs_are_refused_in_one_line(tmp_path: Path) -> None:
+    """9 levels of 9 aliases: 9^9 = 387 million strings from under 1 KB, in a free-form setting
+    (``dataset.options``) that validates, so the first ``to_yaml`` or ``model_dump`` would write them
+    all out (gigabytes); refused at the first anchor, whatever the size."""
+    bomb = tmp_path / "config.yaml"
+    bomb.write_text(_alias_bomb())
+    assert bomb.stat().st_size < 1024
+    with pytest.raises(ConfigError, match=r"is not valid YAML: anchors and aliases \(&name, \*name\) are not allowed")\
+            as info:
+        RunConfig.from_yaml(bomb)
+    assert str(bomb) in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match="anchors and aliases"):  # a CLI value is YAML too
+        parse_overrides(["--dataset.options", "{a: &x [1, 2], b: *x}"])
+    from pathreason.config import load_yaml
+
+    with pytest.raises(ConfigError, match="anchors and aliases"):
+        load_yaml("base: &b {r: 4}\nlora:\n  <<: *b\n", "a merge key")
+
+
+def test_oversized_deep_and_non_utf8_config_files(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text("seed: 1\n" + "#" * (1 << 20) + "\n")
+    with pytest.raises(ConfigError, match=rf"config file {big} is 1048585 bytes; a pathreason config is at most "
+                                          r"1048576 bytes"):
+        RunConfig.from_yaml(big)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("seed: " + "[" * 50_000 + "]" * 50_000 + "\n")
+    with pytest.raises(ConfigError, match="nests its values too deeply"):
+        RunConfig.from_yaml(deep)
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("dataset:\n  root: /data/s\u00e9rie\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=rf"config file {latin} is not UTF-8 text \(byte 0xe9 at offset 24\); "
+                                          "save it as UTF-8"):
+        RunConfig.from_yaml(latin)
+
+
+def test_trust_remote_code_is_never_read_from_a_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    hostile = tmp_path / "config.yaml"
+    hostile.write_text("trust_remote_code: true\nseed: 3\n")
+    cfg = RunConfig.from_yaml(hostile)
+    assert cfg.seed == 3 and "trust_remote_code" not in cfg.model_dump()
+    assert "sets trust_remote_code; ignored" in caplog.text and "--trust-remote-code" in caplog.text
+    old = tmp_path / "old.yaml"  # what every run folder of earlier versions holds
+    old.write_text("trust_remote_code: false\n")
+    assert RunConfig.from_yaml(old) == RunConfig.build()
+    with pytest.raises(ConfigError, match=r"trust_remote_code is not read from a config.*Engine\(trust_remote_code=True\)"):
+        RunConfig.build({"trust_remote_code": True})
+
+
+def test_config_changes_lists_what_differs_by_dotted_name() -> None:
+    from pathreason.config import config_changes
+
+    before = RunConfig.build({"sft.max_steps": 8, "dataset.options": {"n": 4}, "output_dir": "a"})
+    after = RunConfig.build({"sft.max_steps": 12, "dataset.options": {"n": 4}, "output_dir": "b", "seed": 7})
+    assert config_changes(before, after) == {"sft.max_steps": (8, 12), "seed": (42, 7)}
+    assert config_changes(before, before) == {}

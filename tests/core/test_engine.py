@@ -31,6 +31,7 @@ def _engine(tmp_path: Path, task: Any, **extra: Any) -> Engine:
     return Engine(task=task, output_dir=str(tmp_path / "run"), **settings)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["vqa", "sub", "det"])
 def test_each_task_trains_sft_then_grpo(tmp_path: Path, task: str) -> None:
     engine = _engine(tmp_path, task).train()
@@ -43,6 +44,7 @@ def test_each_task_trains_sft_then_grpo(tmp_path: Path, task: str) -> None:
     assert any("loss" in row for row in engine.run.read_log("sft"))
 
 
+@pytest.mark.slow
 def test_mixed_tasks_with_lora_adapters_in_peft_layout(tmp_path: Path) -> None:
     engine = _engine(tmp_path, ["vqa", "subtyping", "detection"],
                      lora={"r": 4, "lora_alpha": 16}, dataset__options={"n": 12})
@@ -62,6 +64,7 @@ def test_mixed_tasks_with_lora_adapters_in_peft_layout(tmp_path: Path) -> None:
     assert not list((tmp_path / "run").rglob("*.pkl")) and not list((tmp_path / "run").rglob("*.pickle"))
 
 
+@pytest.mark.slow
 def test_evaluate_predict_and_load(tmp_path: Path) -> None:
     engine = _engine(tmp_path, "det", grpo={"enabled": False}).train()
     report = engine.evaluate(n=4, budgeter="static:64", max_new_tokens=8, progress=False)
@@ -94,7 +97,17 @@ def test_untrained_base_is_evaluable(tmp_path: Path) -> None:
     assert report.phase == "base" and report.tasks["subtyping"]["format_rate"] == 0.0
 
 
-def test_resume_after_sigkill_mid_grpo(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_resume_after_sigkill_mid_grpo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    """The tiny preset fine-tunes the whole language model: the resumed GRPO starts from the killed
+    run's checkpoint weights (it used to start from the SFT result: see tests/core/test_resume.py),
+    a second writer is refused while the first runs, and the dead one's lock is taken over."""
+    import torch
+    from transformers import AutoModelForImageTextToText, TrainerCallback
+
+    import pathreason.training as training
+
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "pathreason", "train", "--task", "sub", "--output-dir", str(run),
            "--dataset.options", "{n: 8}", "--sft.max_steps", "2", "--sft.per_device_train_batch_size", "4",
@@ -107,6 +120,8 @@ def test_resume_after_sigkill_mid_grpo(tmp_path: Path) -> None:
             assert proc.poll() is None, "training ended before it could be killed"
             assert time.time() < deadline, "no GRPO checkpoint within 300 s"
             time.sleep(0.2)
+        with pytest.raises(RunError, match=f"is in use by another pathreason command \\(pid {proc.pid} on host"):
+            Engine.load(run).train(resume=True)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -117,7 +132,24 @@ def test_resume_after_sigkill_mid_grpo(tmp_path: Path) -> None:
 
     with pytest.raises(RunError, match="already holds a run"):
         Engine.load(run).train()
+    assert f"taking over a stale lock of pid {proc.pid}" in caplog.text
+
+    begin: dict[str, Any] = {}
+
+    class AtBegin(TrainerCallback):
+        """The weights the resumed trainer starts from, and those of the checkpoint it resumed."""
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            begin.update(step=state.global_step, weights={k: v.clone() for k, v in model.state_dict().items()},
+                         saved=AutoModelForImageTextToText.from_pretrained(folder).state_dict())
+
+    train_grpo = training.train_grpo
+    monkeypatch.setattr(training, "train_grpo", lambda *a, **k: train_grpo(*a, **{**k, "callbacks": [AtBegin()]}))
     engine = Engine.load(run).train(resume=True)
+    saved, weights = begin["saved"], begin["weights"]
+    assert begin["step"] >= 2 and saved.keys() == weights.keys()
+    assert [k for k in saved if not torch.equal(saved[k], weights[k])] == []
     assert json.loads((run / "state.json").read_text())["phases"] == {"sft": "done", "grpo": "done"}
     assert sft_weights.stat().st_mtime == sft_mtime  # the SFT phase was not redone
     log = engine.run.read_log("grpo")
@@ -128,6 +160,7 @@ def test_resume_after_sigkill_mid_grpo(tmp_path: Path) -> None:
     assert first_resumed == 6
 
 
+@pytest.mark.slow
 def test_bad_input(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="is not a pathreason run folder"):
         Engine.load(tmp_path)
@@ -161,9 +194,11 @@ def test_unreadable_image_is_reported_and_skipped(tmp_path: Path, caplog: pytest
 
 
 def test_trust_remote_code_is_off_by_default() -> None:
-    assert Engine(task="vqa").config.trust_remote_code is False
+    assert Engine(task="vqa").models.trust_remote_code is False
+    assert Engine(task="vqa", trust_remote_code=True).models.trust_remote_code is True
 
 
+@pytest.mark.slow
 def test_cli_train_eval_predict(tmp_path: Path) -> None:
     run = tmp_path / "cli-run"
     base = [sys.executable, "-m", "pathreason"]
@@ -211,6 +246,7 @@ def test_sample_mean_loss_weighs_every_sample_the_same() -> None:
     assert sample_mean_loss(log_probs, torch.zeros_like(mask)).item() == 0.0
 
 
+@pytest.mark.slow
 def test_sft_with_a_per_sample_loss(tmp_path: Path) -> None:
     engine = _engine(tmp_path, ["subtyping", "detection"], sft={**FAST["sft"], "loss_per_sample": True},
                      grpo={**FAST["grpo"], "enabled": False})
