@@ -63,6 +63,10 @@ def load_yaml(text: str, where: str) -> Any:
     """Parse YAML ``text`` from a user (``where`` names it in errors): safe tags only, no aliases."""
     try:
         return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(f"{where} is not valid YAML: {exc.problem or exc.context}{at}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where} is not valid YAML: {' '.join(str(exc).split())}") from None
     except RecursionError:
