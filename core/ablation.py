@@ -203,29 +203,36 @@ def oracle_text(oracle: dict[str, dict[str, Any]]) -> str:
 
 def plot(rows: Sequence[dict[str, Any]], oracle: dict[str, dict[str, Any]], path: Path) -> Path:
     """The metric against the total visual tokens per image (``total_tpi``; TPI for rows without
-    it), one point per method, one panel per task: the fixed budgets are dots joined by a line, the
-    oracle a diamond (or, when the rows hold no oracle row, its TPI from ``oracle`` as a dashed
-    line), the other methods stars."""
+    it), one point per method, one panel per task: the fixed budgets are grey dots joined by a line
+    and labelled with their budget, the oracle a black diamond (or, when the rows hold no oracle
+    row, its TPI from ``oracle`` as a dashed line), every other method a star of its own colour,
+    named in one legend under the panels (points of equal cost and metric coincide)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     tasks = list(dict.fromkeys(r["task"] for r in rows))
+    others = list(dict.fromkeys(r["budgeter"] for r in rows if r.get("kind") not in ("fixed", "oracle")))
+    palette = plt.get_cmap("tab10" if len(others) <= 10 else "tab20")
+    colours = {name: palette(i) for i, name in enumerate(others)}
     fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.5), squeeze=False)
+    handles: dict[str, Any] = {}
     for ax, task in zip(axes[0], tasks):
         mine = [r for r in rows if r["task"] == task]
-        for i, r in enumerate(mine):
-            kind = r.get("kind")
-            marker = {"fixed": "o", "oracle": "D"}.get(str(kind), "*")
-            x = r.get("total_tpi", r["tpi"])
-            ax.scatter(x, r["value"], marker=marker, s=120 if marker == "*" else 40)
-            # labels alternately above and below: neighbouring budgets (16, 32) sit close together
-            ax.annotate(r["budgeter"], (x, r["value"]), textcoords="offset points",
-                        xytext=(4, 4 if i % 2 == 0 else -11), fontsize=8)
-        static = sorted((r.get("total_tpi", r["tpi"]), r["value"]) for r in mine if r.get("kind") == "fixed")
+        static = sorted((r.get("total_tpi", r["tpi"]), r["value"], r["budgeter"]) for r in mine if r.get("kind") == "fixed")
         if static:
-            ax.plot(*zip(*static), lw=0.8, color="grey")
+            ax.plot([s[0] for s in static], [s[1] for s in static], lw=0.8, color="grey", marker="o", ms=4)
+            for i, (x, y, name) in enumerate(static):  # labels alternately above and below: 16 and 32 sit close
+                ax.annotate(name.rpartition(":")[2] or name, (x, y), textcoords="offset points",
+                            xytext=(3, 4 if i % 2 == 0 else -10), fontsize=7, color="grey")
+        for r in mine:
+            x = r.get("total_tpi", r["tpi"])
+            if r.get("kind") == "oracle":
+                handles["oracle"] = ax.scatter(x, r["value"], marker="D", s=45, color="black", zorder=3)
+            elif r.get("kind") != "fixed":
+                handles[r["budgeter"]] = ax.scatter(x, r["value"], marker="*", s=140, color=colours[r["budgeter"]],
+                                                    edgecolors="black", linewidths=0.4, zorder=4)
         if task in oracle and not any(r.get("kind") == "oracle" for r in mine):
             ax.axvline(oracle[task]["tpi"], ls="--", lw=0.8, color="black", label="oracle TPI")
             ax.legend(loc="lower right", fontsize=8)
@@ -233,7 +240,12 @@ def plot(rows: Sequence[dict[str, Any]], oracle: dict[str, dict[str, Any]], path
         ax.set_ylabel(mine[0]["metric"] if mine else "metric")
         ax.set_title(task)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(4, len(handles)), fontsize=8,
+                   frameon=False)
+        fig.tight_layout(rect=(0, 0.06 * ((len(handles) + 3) // 4), 1, 1))
+    else:
+        fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
