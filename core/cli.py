@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reasoning and visual-token allocation for pathology vision-language models.",
     )
     parser.add_argument("--version", action="version", version=f"pathreason {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also show library messages, progress bars and tracebacks (always in the run's log.txt)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("plugins", help="list installed plugins and what each provides")
@@ -67,8 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
+    from pathreason.console import quiet
+
+    quiet(verbose=args.verbose)  # library output to the run's log.txt; -v keeps it on the console too
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -27,7 +27,7 @@ def _task_option(value: str) -> str | list[str]:
     return names[0] if len(names) == 1 else names
 
 
-def _engine(args: argparse.Namespace, for_training: bool) -> Any:
+def _open_engine(args: argparse.Namespace, for_training: bool) -> Any:
     """The engine a command works on: the run of ``--run`` (which must exist), the run being resumed
     (``train --resume``: its saved config, changed only by the options given), or a new one."""
     from pathreason.config import parse_overrides, read_config_file
@@ -54,6 +54,15 @@ def _engine(args: argparse.Namespace, for_training: bool) -> Any:
     if args.config:
         return Engine.from_config(args.config, trust_remote_code=trust, **overrides)
     return Engine(trust_remote_code=trust, **overrides)
+
+
+def _engine(args: argparse.Namespace, for_training: bool) -> Any:
+    """:func:`_open_engine`, with library output from here on going to the run folder's ``log.txt``."""
+    from pathreason.console import log_to
+
+    engine = _open_engine(args, for_training)
+    log_to(engine.run.path / "log.txt")
+    return engine
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Phase", "console_enabled", "log_to", "quiet", "say", "trainer_callback"]
+__all__ = ["Phase", "console_enabled", "is_quiet", "log_to", "quiet", "say", "trainer_callback"]
 
 logger = logging.getLogger("pathreason")
 
-_STATE: dict[str, Any] = {"verbose": False, "file_handler": None, "enabled": True}
+_STATE: dict[str, Any] = {"verbose": False, "file_handler": None, "enabled": True, "quiet": False}
 #: Loggers whose INFO and WARNING lines are library detail (to the log file unless verbose).
 LIBRARY_LOGGERS = ("transformers", "trl", "datasets", "accelerate", "peft", "huggingface_hub", "torch",
                    "matplotlib", "PIL", "urllib3", "filelock", "py.warnings")
@@ -45,6 +45,12 @@ class _MakeDirFileHandler(logging.FileHandler):
         super().emit(record)
 
 
+def is_quiet() -> bool:
+    """Whether :func:`quiet` took library output off the console (the CLI does; a Python session that
+    never calls it keeps the libraries' own progress bars and messages)."""
+    return bool(_STATE["quiet"])
+
+
 def console_enabled() -> bool:
     """Whether pathreason draws progress bars and result lines (a terminal or not: both get them,
     except under ``quiet(enabled=False)``)."""
@@ -59,6 +65,7 @@ def quiet(verbose: bool = False, enabled: bool = True) -> None:
     """
     _STATE["verbose"] = verbose
     _STATE["enabled"] = enabled
+    _STATE["quiet"] = not verbose
     logging.captureWarnings(True)
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -197,7 +204,11 @@ class Phase:
 
 
 def _note(logs: dict[str, Any]) -> str | None:
-    for key, label in (("reward", "reward"), ("loss", "loss"), ("train_loss", "loss")):
+    """What a phase's line shows of a trainer log: the mean reward (GRPO) or the loss; the run's
+    closing summary (``train_runtime``, ``train_loss``) keeps the last step's value."""
+    if "train_runtime" in logs:
+        return None
+    for key, label in (("reward", "reward"), ("loss", "loss")):
         value = logs.get(key)
         if isinstance(value, int | float):
             return f"{label} {value:.3f}"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import statistics
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -41,6 +42,7 @@ from pathreason.api import (
     is_well_formed,
     make_view,
 )
+from pathreason.console import Phase, console_enabled
 from pathreason.metrics import tpi
 from pathreason.sources import chunks, decode
 
@@ -158,16 +160,22 @@ def bind(budgeter: Any, name: str, context: BudgetContext, phase: str | None) ->
 
 def predict_records(bound: BoundBudgeter, tasks: Mapping[str, Task], samples: Sequence[Sample],
                     box_frame: str = "absolute", patch: int = 28, batch_size: int = 16,
-                    progress: bool = True) -> list[Record]:
+                    progress: bool = True, description: str = "evaluating") -> list[Record]:
     """Decide and answer ``samples`` a batch at a time, each batch within one (task, difficulty) group,
-    and score each answer with its task; the records come back in the order of ``samples``."""
-    from tqdm.auto import tqdm
-
+    and score each answer with its task; the records come back in the order of ``samples``. With
+    ``progress``, one console line shows the images done, the ETA and the mean score so far."""
     groups: dict[tuple[str, str], list[int]] = {}
     for i, sample in enumerate(samples):
         groups.setdefault((sample.task, str(sample.meta.get("difficulty"))), []).append(i)
     records: dict[int, Record] = {}
-    bar = tqdm(total=len(samples), desc="evaluating", disable=not progress, unit="img")
+    with Phase(description, total=len(samples), enabled=progress and console_enabled(), unit="images") as bar:
+        _answer_groups(bound, tasks, samples, groups, records, box_frame, patch, batch_size, bar)
+    return [records[i] for i in sorted(records)]
+
+
+def _answer_groups(bound: BoundBudgeter, tasks: Mapping[str, Task], samples: Sequence[Sample],
+                   groups: Mapping[tuple[str, str], list[int]], records: dict[int, Record], box_frame: str,
+                   patch: int, batch_size: int, bar: Phase) -> None:
     for members in groups.values():
         for chunk in chunks(members, batch_size):
             start = time.perf_counter()
@@ -182,9 +190,8 @@ def predict_records(bound: BoundBudgeter, tasks: Mapping[str, Task], samples: Se
             for sample, record in zip(kept, batch):
                 record.seconds = seconds
                 records[position[id(sample)]] = record
-            bar.update(len(chunk))
-    bar.close()
-    return [records[i] for i in sorted(records)]
+            bar.advance(len(chunk), note=f"mean score {statistics.fmean(r.score for r in records.values()):.2f}"
+                        if records else None)
 
 
 def _record(task: Task, sample: Sample, image: Image.Image, decision: Decision, box_frame: str, patch: int) -> Record:

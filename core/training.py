@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pathreason.config import GRPOSection, LoraConfigSection, RunConfig, SFTSection
+from pathreason.console import Phase, console_enabled, is_quiet, trainer_callback
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,17 @@ def device_kwargs() -> dict[str, Any]:
     return {"bf16": False, "fp16": False, "use_cpu": True}
 
 
+def _no_checkpointing() -> dict[str, bool]:
+    """Activation checkpointing off (TRL turns it on by default; the tiny model does not need it),
+    under the argument's current name (``gradient_checkpointing`` is deprecated in transformers 5)."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in dataclasses.fields(TrainingArguments)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": False}
+
+
 def _common(section: SFTSection | GRPOSection, cfg: RunConfig, output_dir: Path) -> dict[str, Any]:
     return dict(
         output_dir=str(output_dir),
@@ -77,7 +89,8 @@ def _common(section: SFTSection | GRPOSection, cfg: RunConfig, output_dir: Path)
         report_to=cfg.report_to,
         remove_unused_columns=False,
         dataloader_num_workers=0,
-        disable_tqdm=False,
+        disable_tqdm=is_quiet(),  # pathreason draws one line per phase instead (pathreason.console)
+        **_no_checkpointing(),
         **device_kwargs(),
     )
 
@@ -88,7 +101,7 @@ def sft_arguments(cfg: RunConfig, output_dir: Path) -> Any:
     # Mixed budgets: batch rows of similar length together (no padding a 16-token image to 256).
     strategy = "group_by_length" if cfg.sft.budget_mix else "random"
     return SFTConfig(**_common(cfg.sft, cfg, output_dir), max_length=None, completion_only_loss=True,
-                     gradient_checkpointing=False, train_sampling_strategy=strategy, length_column_name="length")
+                     train_sampling_strategy=strategy, length_column_name="length")
 
 
 def grpo_arguments(section: GRPOSection, cfg: RunConfig, output_dir: Path, reward_weights: Sequence[float]) -> Any:
@@ -105,7 +118,6 @@ def grpo_arguments(section: GRPOSection, cfg: RunConfig, output_dir: Path, rewar
         reward_weights=list(reward_weights),
         use_vllm=section.use_vllm,
         log_completions=False,
-        gradient_checkpointing=False,
     )
     if section.use_vllm:
         kwargs["vllm_mode"] = section.vllm_mode
@@ -227,14 +239,23 @@ class ResumesWholeModels:
         super()._load_from_checkpoint(resume_from_checkpoint, model)  # type: ignore[misc]
 
 
-def run_trainer(trainer: Any, resume_from: Path | None) -> None:
-    """``trainer.train()``, from ``resume_from`` when given. A checkpoint file torch refuses to unpickle
-    (``optimizer.pt``, ``rng_state.pth`` holding more than tensors: a tampered checkpoint) is one
-    error naming the checkpoint, not a traceback."""
+def run_trainer(trainer: Any, resume_from: Path | None, description: str = "training") -> None:
+    """``trainer.train()``, from ``resume_from`` when given, shown as one console line (steps, ETA,
+    loss or reward) once :func:`pathreason.console.quiet` took the trainer's own output off the
+    console. A checkpoint file torch refuses to unpickle (``optimizer.pt``, ``rng_state.pth`` holding
+    more than tensors: a tampered checkpoint) is one error naming the checkpoint, not a traceback."""
     import pickle
 
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
     try:
-        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        with Phase(description, total=trainer.args.max_steps if trainer.args.max_steps > 0 else None,
+                   enabled=is_quiet() and console_enabled()) as bar:
+            if is_quiet():  # the metric dicts go to the log file, the steps to the phase's line
+                trainer.remove_callback(PrinterCallback)
+                trainer.remove_callback(ProgressCallback)
+                trainer.add_callback(trainer_callback(bar))
+            trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except pickle.UnpicklingError as exc:
         if resume_from is None:
             raise
@@ -273,12 +294,12 @@ def _sft_trainer_class() -> Any:
 
 
 def train_sft(model: Any, processor: Any, dataset: Any, cfg: RunConfig, output_dir: Path,
-              resume_from: Path | None, callbacks: Sequence[Any] = ()) -> Any:
+              resume_from: Path | None, callbacks: Sequence[Any] = (), description: str = "SFT") -> Any:
     trainer_class = _sft_trainer_class()
     trainer = trainer_class(model=model, args=sft_arguments(cfg, output_dir), train_dataset=dataset,
                             processing_class=processor, callbacks=list(callbacks))
     trainer.per_sample = cfg.sft.loss_per_sample
-    run_trainer(trainer, resume_from)
+    run_trainer(trainer, resume_from, description)
     return trainer
 
 
@@ -295,10 +316,10 @@ def _grpo_trainer_class() -> Any:
 
 def train_grpo(model: Any, processor: Any, dataset: Any, reward_funcs: Sequence[Callable[..., Any]],
                reward_weights: Sequence[float], section: GRPOSection, cfg: RunConfig, output_dir: Path,
-               resume_from: Path | None, callbacks: Sequence[Any] = ()) -> Any:
+               resume_from: Path | None, callbacks: Sequence[Any] = (), description: str = "GRPO") -> Any:
     check_vllm(section)
     trainer = _grpo_trainer_class()(model=model, reward_funcs=list(reward_funcs),
                           args=grpo_arguments(section, cfg, output_dir, reward_weights),
                           train_dataset=dataset, processing_class=processor, callbacks=list(callbacks))
-    run_trainer(trainer, resume_from)
+    run_trainer(trainer, resume_from, description)
     return trainer

@@ -6,7 +6,7 @@ warm-up, and the reference line of ``ablate-budget``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,14 +30,17 @@ def oracle_budgets(scores: dict[int, dict[str, float]]) -> dict[str, int]:
 
 
 def oracle_targets(scorer: PerformerScorer, ids: Sequence[str], candidates: Sequence[int],
-                   chunk: int = 64) -> dict[str, int]:
+                   chunk: int = 64, progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Each sample's oracle budget: the smallest of ``candidates`` at which the frozen performer
     answers it correctly (score >= 0.5), else the largest. Scored with ``scorer`` (batched
-    ``chunk`` generations at a time, cached, so GRPO later reuses these scores)."""
+    ``chunk`` generations at a time, cached, so GRPO later reuses these scores); ``progress(k)`` is
+    told of every ``k`` answers scored."""
     requests = [(sid, n) for n in sorted(set(candidates)) for sid in ids]
     values: list[float] = []
     for start in range(0, len(requests), chunk):
         values += scorer.scores(requests[start:start + chunk])
+        if progress is not None:
+            progress(len(requests[start:start + chunk]))
     scores: dict[int, dict[str, float]] = {}
     for (sid, n), value in zip(requests, values):
         scores.setdefault(n, {})[sid] = value

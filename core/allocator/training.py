@@ -22,6 +22,7 @@ from pathreason.allocator.reward import AllocationReward, PerformerScorer
 from pathreason.allocator.trained import dual_policy, require_performer
 from pathreason.allocator.warmup import warmup_config, warmup_rows
 from pathreason.api import Sample, Task
+from pathreason.console import Phase
 from pathreason.distributed import barrier, is_main_process
 from pathreason.inference import ModelPerformer
 
@@ -73,14 +74,17 @@ def train_allocator(config: RunConfig, run: RunDir, models: ModelStore, source: 
     if section.warmup_steps:
         warm_rows, targets = rows[:section.warmup_samples], None  # None: all of them
         if section.warmup_target == "oracle":
-            targets = oracle_targets(reward.scorer, [r["id"] for r in warm_rows], section.candidates)
+            ids = [r["id"] for r in warm_rows]
+            with Phase("allocator oracle", total=len(ids) * len(set(section.candidates)), unit="answers") as bar:
+                targets = oracle_targets(reward.scorer, ids, section.candidates, progress=bar.advance)
             counts = Counter(targets.values())
             history.append({"stage": "warmup_targets", "performer_generate_calls": reward.scorer.generate_calls,
                             **{f"budget_{n}": counts[n] for n in sorted(counts)}})
             logger.info("allocator warm-up: oracle budgets of %d images: %s", len(targets), dict(sorted(counts.items())))
         warm = train_sft(policy.model, models.processor,
                          datasets.Dataset.from_list(warmup_rows(warm_rows, section.candidates, config.seed, targets)),
-                         warmup_config(config), run.phase_dir("allocator") / "warmup", None)
+                         warmup_config(config), run.phase_dir("allocator") / "warmup", None,
+                         description="allocator warm-up")
         history += [{**r, "stage": "warmup"} for r in warm.state.log_history]
         policy.model.set_adapter(ALLOCATOR_ADAPTER)
         if is_main_process():  # kept for inspection: what GRPO starts from
@@ -91,7 +95,8 @@ def train_allocator(config: RunConfig, run: RunDir, models: ModelStore, source: 
                                        for r in rows])
     funcs: list[Callable[..., Any]] = [reward, named_reward(get_reward(section.format_reward), section.format_reward)]
     trainer = train_grpo(policy.model, models.processor, data, funcs, [1.0, section.format_weight], section, config,
-                         run.phase_dir("allocator"), run.last_checkpoint("allocator") if resume else None)
+                         run.phase_dir("allocator"), run.last_checkpoint("allocator") if resume else None,
+                         description="allocator GRPO")
     history += trainer.state.log_history
     history.append({"stage": "reward", "performer_generate_calls": reward.scorer.generate_calls - warm_calls,
                     "performer_generations": reward.scorer.generated, "cache_size": len(reward.scorer.cache)})

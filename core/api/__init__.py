@@ -63,6 +63,7 @@ from pathreason.api.errors import (
 from pathreason.api.hookspecs import ENTRY_POINT_GROUP, HOOKS, PROJECT_NAME, hookimpl, hookspec
 from pathreason.api.prompts import ALLOCATION_PROMPT, SYSTEM_PROMPT, allocation_prompt, format_options
 from pathreason.api.sample import ImageRef, Sample, dataset_to_samples, samples_to_dataset
+from pathreason.api.slides import SlideBudgeter, SlideTile
 from pathreason.api.specs import (
     KINDS,
     BudgeterSpec,
@@ -75,7 +76,6 @@ from pathreason.api.specs import (
     TaskSpec,
     normalize_name,
 )
-from pathreason.api.slides import SlideBudgeter, SlideTile
 from pathreason.api.task import Task
 
 __all__ = [

@@ -24,7 +24,15 @@ from collections.abc import Iterable
 
 import pluggy
 
-from pathreason.api.specs import KINDS, BudgeterSpec, DatasetSpec, ModelSpec, RewardSpec, SlideBudgeterSpec, TaskSpec
+from pathreason.api.specs import (
+    KINDS,
+    BudgeterSpec,
+    DatasetSpec,
+    ModelSpec,
+    RewardSpec,
+    SlideBudgeterSpec,
+    TaskSpec,
+)
 
 PROJECT_NAME = "pathreason"
 ENTRY_POINT_GROUP = "pathreason"

@@ -201,6 +201,8 @@ def tiny_path() -> Path:
     target = pathreason_home() / "models" / f"tiny-{recipe_fingerprint()}"
     if (target / "config.json").exists():
         return target
+    if _follower():  # under torch.distributed only the node's first process writes model files
+        return _wait_for(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     logger.info("building the tiny Qwen2.5-VL preset in %s", target)
     tmp = Path(tempfile.mkdtemp(prefix=".tiny-build-", dir=target.parent))
@@ -213,4 +215,26 @@ def tiny_path() -> Path:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _follower() -> bool:
+    """True on a process that is not its node's first one in an initialised torch.distributed group:
+    transformers' ``save_pretrained`` writes nothing there, so it must not build the preset."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return False
+    return int(os.environ.get("LOCAL_RANK", dist.get_rank())) != 0
+
+
+def _wait_for(target: Path, timeout: float = 1800.0) -> Path:
+    """``target`` once the node's first process has built it (it renames a finished folder into place)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (target / "config.json").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:.0f} s for the first process to build the tiny preset in {target}")
+        time.sleep(0.5)
     return target

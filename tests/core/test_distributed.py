@@ -32,7 +32,7 @@ import datasets
 import transformers
 from transformers import TrainerCallback
 
-import pathreason.config, pathreason.engine, pathreason.runs, pathreason.training
+import pathreason.config, pathreason.engine, pathreason.evaluation, pathreason.runs, pathreason.training
 from pathreason.cli import main
 
 OUT = Path(os.environ["RECORD_DIR"]) / f"rank{os.environ.get('RANK', '0')}.jsonl"
@@ -99,10 +99,10 @@ R.write_state = observed(R.write_state, "write_state", lambda self, state: {"pha
 R.write_log = observed(R.write_log, "write_log", lambda self, phase, history: {"phase": phase})
 C = pathreason.config.RunConfig
 C.to_yaml = observed(C.to_yaml, "write_config", lambda self, path=None: {"path": str(path)})
-E = pathreason.engine
+E = pathreason.evaluation  # the engine imports these from here when it evaluates
 E.write_predictions = observed(E.write_predictions, "write_predictions", lambda records, path: {"n": len(records)})
 E.predict_records = observed(E.predict_records, "predict",
-                             lambda gen, tasks, samples, *a, **k: {"ids": [s.id for s in samples]})
+                             lambda bound, tasks, samples, *a, **k: {"ids": [s.id for s in samples]})
 sys.exit(main())
 '''
 
