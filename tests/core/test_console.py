@@ -57,3 +57,20 @@ def test_train_shows_one_line_per_phase_and_logs_the_rest(tmp_path: Path, pathre
 def test_errors_still_print(tmp_path: Path, pathreason_home: Path) -> None:
     bad = _cli(["train", "--task", "nosuch", "--output-dir", "run"], tmp_path, pathreason_home)
     assert bad.returncode == 2 and bad.stderr.startswith("pathreason: error: ") and "nosuch" in bad.stderr
+
+
+@pytest.mark.slow
+def test_report_to_tensorboard_writes_event_files_a_viewer_reads(tmp_path: Path, pathreason_home: Path,
+                                                                  tiny_path: Path) -> None:
+    pytest.importorskip("tensorboard", reason="tensorboard is the 'tensorboard' extra (in the dev extra too)")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    done = _cli(["train", "--task", "sub", "--dataset.options", "{n: 8}", "--sft.max_steps", "3",
+                 "--sft.per_device_train_batch_size", "4", "--sft.logging_steps", "1", "--grpo.enabled", "false",
+                 "--report_to", "tensorboard", "--output-dir", "run"], tmp_path, pathreason_home)
+    assert done.returncode == 0, done.stderr
+    (events,) = (tmp_path / "run" / "sft").glob("runs/*/events.out.tfevents.*")
+    accumulator = EventAccumulator(str(events.parent))
+    accumulator.Reload()
+    assert [e.step for e in accumulator.Scalars("train/loss")] == [1, 2, 3]
+    assert "train/learning_rate" in accumulator.Tags()["scalars"]
