@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from pathreason.allocator.oracle import oracle_budgets
 from pathreason.api import RunError, Sample, Task
+from pathreason.report import Section, Table, write_page
+from pathreason.runs import atomic_path, atomic_write_text
 
 if TYPE_CHECKING:
     from pathreason.evaluation import EvalReport, Record
@@ -68,34 +70,57 @@ class AblationReport:
                 return r
         raise KeyError(f"no row for {method!r} on {task!r}; rows: {sorted({(r['budgeter'], r['task']) for r in self.rows})}")
 
-    def table(self) -> str:
-        """Markdown, one table per task: each method, then each of its levels."""
-        parts = []
+    def tables(self) -> dict[str, Table]:
+        """One table per task: each method, then each of its levels."""
+        out: dict[str, Table] = {}
         for task in dict.fromkeys(r["task"] for r in self.rows):
             mine = [r for r in self.rows if r["task"] == task]
             metric = mine[0]["metric"]
-            head = ["method", "level"] + [title or metric for _, title, _ in COLUMNS]
-            lines = [f"### {task}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            rows = []
             for r in mine:
                 for level, block in [("all", r), *r.get("by_difficulty", {}).items()]:
-                    cells = [r["budgeter"] if level == "all" else "", level]
-                    cells += [_cell(block.get(key), fmt) for key, _, fmt in COLUMNS]
-                    lines.append("| " + " | ".join(cells) + " |")
-            setup = [f"{r['budgeter']} {r['setup_seconds']:.0f} s" for r in mine if r.get("setup_seconds", 0) >= 0.5]
-            if setup:
-                lines += ["", "one-off set-up, not charged to images (loading an allocator, calibrating a threshold): "
-                          + ", ".join(setup)]
+                    rows.append([r["budgeter"] if level == "all" else "", level,
+                                 *(_cell(block.get(key), fmt) for key, _, fmt in COLUMNS)])
+            out[task] = Table(["method", "level"] + [title or metric for _, title, _ in COLUMNS], rows)
+        return out
+
+    def setup_note(self, task: str) -> str:
+        """The one-off set-up time of the methods of ``task`` (not charged to images), or ``""``."""
+        setup = [f"{r['budgeter']} {r['setup_seconds']:.0f} s" for r in self.rows
+                 if r["task"] == task and r.get("setup_seconds", 0) >= 0.5]
+        return ("one-off set-up, not charged to images (loading an allocator, calibrating a threshold): "
+                + ", ".join(setup)) if setup else ""
+
+    def table(self) -> str:
+        """Markdown, one table per task: each method, then each of its levels."""
+        parts = []
+        for task, table in self.tables().items():
+            lines = [f"### {task}", "", "| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
+            lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in table.rows]
+            note = self.setup_note(task)
+            if note:
+                lines += ["", note]
             parts.append("\n".join(lines))
         return "\n\n".join(parts)
 
     def write(self, output: Path) -> dict[str, str]:
-        """Write ``ablation.md``, ``ablation.json`` and ``ablation.png`` under ``output``."""
+        """Write ``ablation.md``, ``ablation.json``, ``ablation.png`` and ``index.html`` (the tables and
+        the plot on one self-contained page) under ``output``, each whole or not at all."""
         output.mkdir(parents=True, exist_ok=True)
         self.files = {"json": str(output / "ablation.json"), "markdown": str(output / "ablation.md"),
-                      "plot": str(output / "ablation.png")}
-        (output / "ablation.md").write_text(self.table() + "\n\n" + oracle_text(self.oracle) + "\n")
-        (output / "ablation.json").write_text(json.dumps(self.as_dict(), indent=2, default=str))
-        plot(self.rows, self.oracle, output / "ablation.png")
+                      "plot": str(output / "ablation.png"), "page": str(output / "index.html")}
+        atomic_write_text(output / "ablation.md", self.table() + "\n\n" + oracle_text(self.oracle) + "\n")
+        atomic_write_text(output / "ablation.json", json.dumps(self.as_dict(), indent=2, default=str))
+        with atomic_path(output / "ablation.png") as tmp:
+            plot(self.rows, self.oracle, tmp)
+        sections = [Section(task, table=table, notes=[n for n in (self.setup_note(task),) if n],
+                            paragraphs=[oracle_text({task: self.oracle[task]})] if task in self.oracle else [])
+                    for task, table in self.tables().items()]
+        sections.append(Section("metric against the whole cost", images=[(output / "ablation.png", "each method's "
+                                "metric against its total visual tokens per image (its own look and re-reads "
+                                "included)")]))
+        write_page(output / "index.html", "pathreason ablate-budget", sections,
+                   "fixed budgets, the compared budgeters and the oracle, on one performer")
         return self.files
 
 
@@ -247,6 +272,6 @@ def plot(rows: Sequence[dict[str, Any]], oracle: dict[str, dict[str, Any]], path
     else:
         fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, format="png")  # written through a temporary name
     plt.close(fig)
     return path

@@ -253,7 +253,7 @@ class Engine:
 
         ``budgeter`` is a budgeter name (``"static:128"``, ``"native"``, ``"allocator"``; default
         ``evaluation.budgeter``). ``phase`` picks the performer ("base", "sft", "grpo"; default the
-        latest). Writes ``eval/<phase>-<budgeter>-<split>/predictions.jsonl`` and ``report.json``,
+        latest). Writes ``eval/<phase>-<budgeter>-<split>/predictions.jsonl``, ``report.json``, ``index.html``,
         each whole or not at all, under the run folder's write lock; the folder is checked writable
         before the first sample is answered. Under several processes each answers its share of the
         samples and all get the report.
@@ -294,6 +294,7 @@ class Engine:
                 with atomic_path(out / "predictions.jsonl") as tmp:
                     write_predictions(records, tmp)
                 atomic_write_text(out / "report.json", json.dumps(report.as_dict(), indent=2))
+                report.write_page(out / "index.html")
             except RunError:
                 logger.error("the evaluation finished but its files could not be written; its report:\n%s",
                              report.table())

@@ -44,6 +44,7 @@ from pathreason.api import (
 )
 from pathreason.console import Phase, console_enabled
 from pathreason.metrics import tpi
+from pathreason.report import Section, Table, write_page
 from pathreason.sources import chunks, decode
 
 if TYPE_CHECKING:
@@ -109,6 +110,27 @@ class EvalReport:
 
     def metric(self, task: str, name: str) -> float:
         return float(self.tasks[task]["metrics"][name])
+
+    def sections(self) -> list[Section]:
+        """The report as page sections (:mod:`pathreason.report`): per task, its metrics, TPI, the
+        budgeter's own tokens and the total, for all images and each difficulty."""
+        out = []
+        for task, entry in self.tasks.items():
+            names = list(entry["metrics"])
+            rows = [[level, block["n"], *(block["metrics"].get(m) for m in names), block.get("format_rate"),
+                     block["tpi"], block.get("overhead_tpi", 0.0), block.get("total_tpi", block["tpi"])]
+                    for level, block in [("all", entry), *entry.get("by_difficulty", {}).items()]]
+            table = Table(["images", "n", *names, "format rate", "TPI", "budgeter tokens", "total tokens"], rows)
+            notes = [f"budgets {entry['budgets']}, fallbacks {entry.get('fallbacks', 0)}, passes per image "
+                     f"{entry.get('passes', 1.0):.2f}"] if entry.get("overhead_tpi") or entry.get("fallbacks") else []
+            out.append(Section(task, table=table, notes=notes))
+        return out
+
+    def write_page(self, path: Path) -> Path:
+        """``index.html``: the report on one self-contained page."""
+        return write_page(path, f"pathreason eval: {self.budgeter}", self.sections(),
+                          f"performer {self.phase} | split {self.split} | {self.n} images | "
+                          f"{self.seconds_per_image:.3f} s per image")
 
     def table(self) -> str:
         lines = [f"phase {self.phase} | budgeter {self.budgeter} | split {self.split} | {self.n} images"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from pathreason.report import Section, Table, render_page, write_page
@@ -45,3 +46,19 @@ def test_chromium_renders_the_tables_and_pictures(tmp_path: Path) -> None:
     assert dom.count("<table>") == 1 and "0.750" in dom and "<img" in dom
     assert 0.005 < ink(shot) < 0.9  # text, table borders and the red picture: not blank, not all ink
     assert Image.open(shot).size == (1200, 1600)
+
+
+@pytest.mark.slow
+def test_eval_and_ablate_budget_write_the_page(tmp_path: Path, tiny_path: Path) -> None:
+    from pathreason.testing import tiny_engine
+
+    engine = tiny_engine(tmp_path, task="subtyping")
+    engine.evaluate(n=4, phase="base", max_new_tokens=4, progress=False)
+    page = tmp_path / "run" / "eval" / "base-static256-test" / "index.html"
+    dom, shot = render(page, tmp_path)
+    assert "<table>" in dom and "balanced_accuracy" in dom and "static:256" in dom and ink(shot) > 0.005
+    report = engine.ablate_budget(budgets=[16, 256], allocator=False, n=4, phase="base", progress=False,
+                                  output=tmp_path / "ablation")
+    assert report.files["page"] == str(tmp_path / "ablation" / "index.html")
+    dom, _ = render(tmp_path / "ablation" / "index.html", tmp_path / "b")
+    assert dom.count("<table>") == 1 and "static:16" in dom and "data:image/png;base64," in dom
