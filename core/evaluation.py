@@ -229,7 +229,8 @@ def _record(task: Task, sample: Sample, image: Image.Image, decision: Decision, 
 
 def summarize(records: Sequence[Record], samples: Sequence[Sample], tasks: Mapping[str, Task]) -> dict[str, Any]:
     """Per task: paper metrics, TPI, overhead and total tokens per image, mean score, format rate,
-    budget distribution, and the same per difficulty."""
+    budget distribution, and the same per difficulty, in the order the samples first show them (a
+    dataset's own order, e.g. synthpath's coarse, medium, fine)."""
     by_id = {s.id: s for s in samples}
     out: dict[str, Any] = {}
     for name, task in tasks.items():
@@ -237,7 +238,9 @@ def summarize(records: Sequence[Record], samples: Sequence[Sample], tasks: Mappi
         if not recs:
             continue
         out[name] = _block(task, recs, by_id)
-        diffs = sorted({r.difficulty for r in recs if r.difficulty})
+        present = {r.difficulty for r in recs if r.difficulty}
+        order = [s.meta.get("difficulty") for s in samples if s.task == name]
+        diffs = [d for d in dict.fromkeys(order) if d in present] + sorted(present - set(order))
         if diffs:
             out[name]["by_difficulty"] = {d: _block(task, [r for r in recs if r.difficulty == d], by_id)
                                           for d in diffs}

@@ -81,6 +81,7 @@ def test_every_column_by_hand(tmp_path: Path) -> None:
     # the two-stage budgeter: its own 4 tokens per image on top of the final pass
     look = report.row("look", "toy")
     assert (look["value"], look["tpi"], look["overhead_tpi"], look["total_tpi"]) == (0.75, 88.0, 4.0, 92.0)
+    assert list(look["by_difficulty"]) == ["low", "high"]  # the levels in the order the samples show them
     assert look["by_difficulty"]["low"]["total_tpi"] == (20 + 68) / 2
     assert look["by_difficulty"]["high"]["total_tpi"] == (260 + 20) / 2
     assert look["seconds_per_image"] == pytest.approx(0.1) and look["setup_seconds"] == pytest.approx(1.6)
