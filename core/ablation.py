@@ -266,9 +266,9 @@ def plot(rows: Sequence[dict[str, Any]], oracle: dict[str, dict[str, Any]], path
         ax.set_title(task)
         ax.grid(alpha=0.3)
     if handles:
-        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(4, len(handles)), fontsize=8,
-                   frameon=False)
-        fig.tight_layout(rect=(0, 0.06 * ((len(handles) + 3) // 4), 1, 1))
+        columns = min(len(handles), 2 * len(tasks), 4)  # two legend columns fit under one panel
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=columns, fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0.06 * -(-len(handles) // columns), 1, 1))
     else:
         fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
