@@ -103,7 +103,7 @@ class Engine:
         """A finished or interrupted run with its saved config; ``overrides`` change it for this engine
         (e.g. ``sft={"max_steps": 500}`` to train on), except the settings its checkpoints depend on
         (:data:`~pathreason.phases.FIXED_BY_CHECKPOINT`), which may only be repeated. What changed
-        is logged ("resuming with changed settings") and kept in :attr:`changed_settings`; training
+        is logged as a warning, shown on the console ("resuming with changed settings") and kept in :attr:`changed_settings`; training
         saves it to the run's ``config.yaml``."""
         from pathreason.config import config_changes
 
@@ -119,7 +119,7 @@ class Engine:
             setattr(engine.config, key, getattr(saved, key))
         engine.changed_settings = config_changes(saved, engine.config)
         if engine.changed_settings:
-            logger.info("%s: resuming with changed settings: %s", run.path, ", ".join(
+            logger.warning("%s: resuming with changed settings: %s", run.path, ", ".join(
                 f"{key} {old!r} -> {new!r}" for key, (old, new) in engine.changed_settings.items()))
         engine.models.check_base(state)
         return engine
