@@ -27,10 +27,11 @@ def _tiny() -> str:
 #: The tiny preset's own recipe; the user's config always wins over it. A LoRA on a randomly
 #: initialised tiny model barely moves, so the tiny preset fine-tunes the whole language model
 #: (``lora: null``) with its random vision tower frozen, at a high learning rate, and mixes
-#: budgets during SFT so that the performer can answer at any budget an allocator may pick, except
-#: for fine samples: their detail is gone below 256 tokens, and teaching their label there only
-#: taught the performer to guess. 250 SFT steps: synthpath subtyping reaches balanced accuracy 1.00
-#: at 256 tokens, 1.00 on coarse and 0.00 on fine tiles below it (benchmarks/allocator.py).
+#: budgets during SFT so that the performer can answer at any budget an allocator may pick, but
+#: only at budgets where a sample's evidence shows (``budget_mix_level_key: level_tokens``: a
+#: synthpath medium tile is mixed at 64 and 128 tokens, a coarse one at all four) and never for
+#: fine samples: their detail is gone below 256 tokens, and teaching their label there only taught
+#: the performer to guess. A dataset without ``meta["level_tokens"]`` is mixed at every budget.
 #: Detection stays at the training budget: a box is written in the pixels of the image shown, so
 #: each budget has its own frame, and with the mix the tiny model wrote the same boxes for every
 #: tile (synthpath mAP 0.001; 0.075 without the mix, same data and steps).
@@ -41,7 +42,8 @@ def _tiny() -> str:
 TINY_RECIPE: dict[str, Any] = {
     "lora": None,
     "sft": {"learning_rate": 1e-3, "warmup_ratio": 0.05, "max_steps": 250, "per_device_train_batch_size": 16,
-            "budget_mix": [16, 32, 64, 128], "budget_mix_exclude": ["fine", "detection"], "logging_steps": 10,
+            "budget_mix": [16, 32, 64, 128], "budget_mix_exclude": ["fine", "detection"],
+            "budget_mix_level_key": "level_tokens", "logging_steps": 10,
             "freeze_vision": True},
     "grpo": {"learning_rate": 5e-6, "max_steps": 30, "per_device_train_batch_size": 8, "num_generations": 4,
              "max_completion_length": 128, "logging_steps": 5},

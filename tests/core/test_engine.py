@@ -71,7 +71,7 @@ def test_evaluate_predict_and_load(tmp_path: Path) -> None:
     entry = report.tasks["detection"]
     assert set(entry["metrics"]) >= {"map@0.1", "map@0.3", "map@0.5", "map_avg"}
     assert entry["n"] == 4 and 0 < entry["tpi"] <= 64
-    assert set(entry["by_difficulty"]) <= {"coarse", "fine"}
+    assert set(entry["by_difficulty"]) <= {"coarse", "medium", "fine"}
     out = tmp_path / "run" / "eval" / "sft-static64-test"
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and {"id", "prompt", "completion", "parsed", "tokens"} <= set(rows[0])

@@ -1,5 +1,6 @@
-"""The embedded synthpath benchmark: determinism, splits, label conventions, and that its labels
-need the resolution they claim (a leak check with a linear classifier on colour statistics)."""
+"""The embedded synthpath benchmark: determinism, splits, label conventions, and that each level's
+detail shows only from its budget (a harder tile against its lookalike, both resized to each
+budget; and a leak check with a linear classifier on colour statistics)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pathreason  # noqa: E402
 from pathreason import ConfigError, Sample  # noqa: E402
-from pathreason.api.budget import resize_to_budget  # noqa: E402
+from pathreason.api.budget import make_view, resize_to_budget  # noqa: E402
 from pathreason.api.sample import dataset_to_samples, samples_to_dataset  # noqa: E402
 from pathreason.plugins.datasets.readers.regions import connected_runs  # noqa: E402
 from pathreason.plugins.datasets.synthpath.generator import (  # noqa: E402
     CLASS_NAMES,
-    LOOKALIKES,  # noqa: E402
+    LEVEL_TOKENS,
+    LEVELS,
+    LOOKALIKES,
+    SUBTYPES,
     generate,
+    make_sample,
 )
+from pathreason.plugins.models.tiny import HE_MEAN, HE_STD  # noqa: E402
 
 synthpath = pathreason.get_dataset("synthpath")
 
@@ -50,27 +56,36 @@ def test_prefix_mix_and_splits():
     train, test = generate("train", n=24, seed=0), generate("test", n=24, seed=0)
     assert not {digest(s) for s in train} & {digest(s) for s in test}
     assert not {s.id for s in train} & {s.id for s in test}
-    assert len(generate("test", seed=0, task="detection")) == 128
+    assert len(generate("test", seed=0, task="detection")) == 144
 
 
 @pytest.mark.parametrize("task", ["subtyping", "vqa", "detection"])
-def test_test_split_is_half_coarse_half_fine(task):
-    samples = generate("test", n=40, seed=0, task=task)
-    assert Counter(s.meta["difficulty"] for s in samples) == {"coarse": 20, "fine": 20}
+def test_levels_cycle_with_the_index_and_the_test_split_is_balanced(task):
+    samples = generate("test", n=48, seed=0, task=task)  # the default test split has 144
+    assert [s.meta["difficulty"] for s in samples[:6]] == ["coarse", "medium", "fine"] * 2
+    assert Counter(s.meta["difficulty"] for s in samples) == {"coarse": 16, "medium": 16, "fine": 16}
+    assert all(s.meta["level_tokens"] == LEVEL_TOKENS[s.meta["difficulty"]] for s in samples)
+    assert LEVEL_TOKENS == {"coarse": 16, "medium": 64, "fine": 256} and tuple(LEVEL_TOKENS) == LEVELS
     assert all(s.meta["split"] == "test" and s.meta["organ"] == "colon" for s in samples)
 
 
 def test_subtyping_labels():
-    samples = generate("train", n=8, seed=0, task="subtyping")
+    samples = generate("train", n=12, seed=0, task="subtyping")
     assert all(s.options == list(CLASS_NAMES) for s in samples)
+    assert [s.answer for s in samples[:6]] == list(CLASS_NAMES)
     assert Counter(s.answer for s in samples) == dict.fromkeys(CLASS_NAMES, 2)
-    fine = {s.answer for s in samples if s.meta["difficulty"] == "fine"}
-    assert fine == set(LOOKALIKES) == {"adenoma with high-grade dysplasia", "high-grade dysplasia"}
-    assert set(LOOKALIKES.values()) == {s.answer for s in samples if s.meta["difficulty"] == "coarse"}
+    by_level = {lv: {s.answer for s in samples if s.meta["difficulty"] == lv} for lv in LEVELS}
+    assert by_level["coarse"] == {"glandular adenoma", "low-grade dysplasia"}
+    assert by_level["medium"] == {"adenoma with moderate dysplasia", "moderate dysplasia"}
+    assert by_level["fine"] == {"adenoma with high-grade dysplasia", "high-grade dysplasia"}
+    assert set(LOOKALIKES) == by_level["medium"] | by_level["fine"]
+    assert set(LOOKALIKES.values()) == by_level["coarse"]
+    layout = {s.name: s.layout for s in SUBTYPES}
+    assert all(layout[hard] == layout[easy] for hard, easy in LOOKALIKES.items())  # a twin shares the layout
 
 
 def test_vqa_conventions():
-    samples = generate("train", n=24, seed=0, task="vqa")
+    samples = generate("train", n=72, seed=0, task="vqa")
     kinds = Counter(s.meta["question_type"] for s in samples)
     assert set(kinds) == {"yes/no", "multiple choice", "open"}
     for s in samples:
@@ -83,29 +98,43 @@ def test_vqa_conventions():
             assert s.options == [] and len(s.answer.split()) >= 2
     counts = [s for s in samples if s.meta["category"] == "gland count"]
     assert counts and all(s.options == ["one", "two", "three", "four"] for s in counts)
+    # Each level asks its own questions, and medium and fine questions are answered "yes" about half the time.
+    families = {lv: {s.meta["category"] for s in samples if s.meta["difficulty"] == lv} for lv in LEVELS}
+    assert families["coarse"] == {"gland presence", "tissue pattern", "tissue type", "gland count"}
+    assert families["medium"] == {"chromatin clumping", "dysplasia severity", "chromatin distribution"}
+    assert families["fine"] == {"chromatin speckle", "dysplasia grade", "chromatin texture"}
+    for lv in ("medium", "fine"):
+        answers = [s.answer for s in samples if s.meta["difficulty"] == lv and s.meta["question_type"] == "yes/no"]
+        assert 0.25 <= answers.count("yes") / len(answers) <= 0.75, answers
 
 
 def test_detection_boxes():
-    samples = generate("train", n=16, seed=2, task="detection")
+    """One gland per tile (or none), 2-3 cells of its level's token grid wide on each axis, its
+    box on that grid (a tissue gland's ring nuclei may stick out by a pixel or two)."""
+    samples = generate("train", n=48, seed=2, task="detection")
+    grid = {"coarse": 112, "medium": 56, "fine": 28}
     for s in samples:
         assert s.meta["category"] == "gland" and len(s.boxes) == s.meta["objects"]
         assert all(0 <= b[0] < b[2] <= 448 and 0 <= b[1] < b[3] <= 448 for b in s.boxes)
-        sizes = [min(b[2] - b[0], b[3] - b[1]) for b in s.boxes]
-        if s.meta["object_size"] == "large":
-            assert s.meta["difficulty"] == "coarse" and s.boxes and min(sizes) > 90
-        elif s.meta["object_size"] == "small":
-            assert s.meta["difficulty"] == "fine" and s.boxes and max(sizes) < 45
-        else:
+        cell = grid[s.meta["difficulty"]]
+        if s.meta["object_size"] == "none":
             assert s.meta["difficulty"] == "coarse" and s.boxes == []
+            continue
+        ((x0, y0, x1, y1),) = s.boxes
+        for low, high in ((x0, x1), (y0, y1)):
+            assert round((high - low) / cell) in (2, 3)
+            assert abs(low - cell * round(low / cell)) <= 2 and abs(high - cell * round(high / cell)) <= 2
+        assert s.meta["object_size"] == {"coarse": "large", "medium": "medium", "fine": "small"}[s.meta["difficulty"]]
+    assert Counter(s.meta["object_size"] for s in samples if s.meta["difficulty"] == "coarse") == {"large": 12, "none": 4}
 
 
 def test_default_sizes_per_task_and_the_default_mix_is_their_union(monkeypatch):
     import pathreason.plugins.datasets.synthpath.generator as B
 
     assert B.default_size("train", "detection") == 2048 and B.default_size("train", "vqa") == 512
-    assert B.default_size("test", "detection") == 128 and B.default_size("val", "subtyping") == 128
-    kinds = [s.meta["object_size"] for s in generate("train", n=8, seed=0, task="detection")]
-    assert kinds == ["large", "small", "large", "small", "none", "small", "large", "small"]
+    assert B.default_size("test", "detection") == 144 and B.default_size("val", "subtyping") == 144
+    kinds = [s.meta["object_size"] for s in generate("train", n=12, seed=0, task="detection")]
+    assert kinds == ["large", "medium", "small"] * 2 + ["none", "medium", "small", "large", "medium", "small"]
     monkeypatch.setitem(B.DEFAULT_SIZES, "train", 2)
     monkeypatch.setitem(B.TRAIN_SIZES, "detection", 4)
     mixed = generate("train", seed=0)
@@ -133,6 +162,26 @@ def test_gland_boxes_are_exact(monkeypatch):
         assert {tuple(int(v) for v in box) for box in boxes} <= found
         transposed.append(boxes[0][0] != 44)
     assert any(transposed) and not all(transposed)
+
+
+@pytest.mark.parametrize("grain", [1, 2])
+def test_textured_gland_box_is_its_blocks(grain):
+    """A textured gland changes only the pixels of its blocks: the box of what it changes is its
+    box, give or take the partly covered blocks at its border (one block, 2 x grain pixels)."""
+    from pathreason.plugins.datasets.synthpath import tissue
+
+    gland = tissue.Gland(224, 144, 56, 40, 0, grain=grain)  # its ellipse spans x 168-280, y 104-184
+    for seed in range(3):
+        image, (box,) = tissue.render(tissue.Scene("stroma", [gland]), 448, np.random.default_rng(seed))
+        plain, boxes = tissue.render(tissue.Scene("stroma", []), 448, np.random.default_rng(seed))
+        changed = np.argwhere((np.asarray(image) != np.asarray(plain)).any(axis=2))
+        (y0, x0), (y1, x1) = changed.min(0), changed.max(0) + 1
+        side = 2 * grain
+        assert boxes == [] and all(v % side == 0 for v in box)
+        assert x0 <= box[0] <= x0 + side and y0 <= box[1] <= y0 + side
+        assert x1 - side <= box[2] <= x1 and y1 - side <= box[3] <= y1
+        ellipse = (168, 104, 280, 184) if box[2] - box[0] > box[3] - box[1] else (104, 168, 184, 280)  # transposed
+        assert all(abs(v - e) <= side for v, e in zip(box, ellipse)), (box, ellipse)
 
 
 def test_tile_size_and_real_background():
@@ -163,8 +212,45 @@ def test_colour_statistics_match_the_tiny_processor():
     pixels = np.concatenate(
         [np.asarray(s.load_image(), np.float64).reshape(-1, 3) / 255 for s in generate("train", n=60, seed=7)]
     )
-    assert np.allclose(pixels.mean(0), (0.84, 0.57, 0.74), atol=0.03)
-    assert np.allclose(pixels.std(0), (0.17, 0.12, 0.08), atol=0.03)
+    assert np.allclose(pixels.mean(0), HE_MEAN, atol=0.03)
+    assert np.allclose(pixels.std(0), HE_STD, atol=0.03)
+
+
+def difference(sample_index: int, task: str, budget: int) -> float:
+    """Mean absolute difference (grey levels) between a sample and its lookalike (the same random
+    stream, without its level's texture), both resized to ``budget``; for detection, inside the
+    gland's box in the resized frame."""
+    sample = make_sample("test", task, sample_index)
+    images = [s.load_image() for s in (sample, make_sample("test", task, sample_index, lookalike=True))]
+    a, b = (np.asarray(resize_to_budget(image, budget), np.float32) for image in images)
+    diff = np.abs(a - b)
+    if task == "detection":
+        x0, y0, x1, y1 = (int(round(v)) for v in make_view(images[0].size, budget).to_model(sample.boxes)[0])
+        diff = diff[y0:y1, x0:x1]
+    return float(diff.mean())
+
+
+@pytest.mark.parametrize("task", ["subtyping", "vqa", "detection"])
+def test_each_level_shows_from_its_budget_and_not_below(task):
+    """The resize-and-compare check: a medium or fine tile and its lookalike, resized to each budget,
+    differ by ~0 (under half a grey level: rounding) below the level's budget and clearly (over
+    1.5 grey levels, and eight times the value below) at its budget and above. Measured on the first
+    tiles of the test split whose texture is drawn (a VQA tile answered "no" has none)."""
+    below = {"medium": 16, "fine": 64}
+    checked = Counter()
+    for index in range(60):
+        level = LEVELS[index % 3]
+        if level == "coarse" or difference(index, task, 256) == 0.0:
+            continue
+        hidden = difference(index, task, below[level])
+        for budget in (b for b in (64, 256) if b >= LEVEL_TOKENS[level]):
+            shown = difference(index, task, budget)
+            assert shown > 1.5 and shown > 8 * hidden, (task, index, level, budget, shown, hidden)
+        assert hidden < 0.5, (task, index, level, hidden)
+        checked[level] += 1
+        if min(checked["medium"], checked["fine"]) >= 4:
+            break
+    assert min(checked["medium"], checked["fine"]) >= 4, checked
 
 
 def colour_features(image, budget):
@@ -174,29 +260,29 @@ def colour_features(image, budget):
 
 
 def test_labels_need_the_resolution_they_claim():
-    """A fine class against the coarse twin it looks like: near chance from colour statistics up to
-    128 tokens, separable at 256. Coarse classes: separable at 16 already (the notes' design; a
-    leak would show as fine > chance)."""
+    """A medium or fine class against the coarse twin it looks like, from colour statistics: near
+    chance below its level's budget (fine: up to 128 tokens), separable at it. Coarse classes:
+    separable at 16 already (a leak would show as a harder class > chance too early)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     samples = generate("train", n=240, seed=11, task="subtyping")
-    images = [s.load_image() for s in samples]
     labels = np.array([s.answer for s in samples])
+    level = {s.answer: s.meta["difficulty"] for s in samples}
     coarse = np.array([s.meta["difficulty"] == "coarse" for s in samples])
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    features = {b: np.stack([colour_features(s.load_image(), b) for s in samples]) for b in (4, 16, 64, 128, 256)}
 
     def accuracy(budget, subset):
-        features = np.stack([colour_features(images[i], budget) for i in np.flatnonzero(subset)])
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        return cross_val_score(model, features, labels[subset], cv=folds, scoring="balanced_accuracy").mean()
+        return cross_val_score(model, features[budget][subset], labels[subset], cv=folds, scoring="balanced_accuracy").mean()
 
-    for fine, twin in LOOKALIKES.items():
-        twins = np.isin(labels, [fine, twin])
-        assert accuracy(4, twins) < 0.65
-        assert accuracy(16, twins) < 0.65
-        assert accuracy(128, twins) < 0.7
-        assert accuracy(256, twins) > 0.95
+    for hard, twin in LOOKALIKES.items():
+        twins = np.isin(labels, [hard, twin])
+        hidden = (4, 16) if level[hard] == "medium" else (4, 16, 64, 128)
+        for budget in hidden:
+            assert accuracy(budget, twins) < 0.7, (hard, budget)
+        assert accuracy(LEVEL_TOKENS[level[hard]], twins) > 0.95, hard
     assert accuracy(16, coarse) > 0.95

@@ -29,8 +29,8 @@ def pathreason_datasets() -> list[DatasetSpec]:
         DatasetSpec(
             name="synthpath",
             factory=load,
-            description="Synthetic H&E-like colon tiles for VQA, subtyping and detection, with coarse "
-            "(4-16 token) and fine (~256 token) labels; generated from a seed, no download.",
+            description="Synthetic H&E-like colon tiles for VQA, subtyping and detection, each task in three "
+            "levels whose detail shows from 16, 64 and 256 visual tokens; generated from a seed, no download.",
             tasks=("vqa", "subtyping", "detection"),
         )
     ]

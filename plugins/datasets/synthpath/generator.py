@@ -1,25 +1,47 @@
 """``synthpath``: the embedded synthetic pathology benchmark (docs/concepts/index.md, "The embedded data").
 
-Three tasks on procedurally generated H&E-like colon tiles (see :mod:`pathreason.plugins.datasets.synthpath.tissue`),
-with labels that need different resolutions, so that a token allocator has something to learn:
+Three tasks on procedurally generated H&E-like colon tiles (see
+:mod:`pathreason.plugins.datasets.synthpath.tissue`), each with three **levels** named by the
+visual-token budget from which their detail shows, so that a token allocator has something to learn
+and looking too coarsely gives a wrong answer, not a lucky one:
 
-* **coarse** samples are decidable from structure visible at 4-16 visual tokens (gland lumens,
-  tissue layout, large glands);
-* **fine** samples only from pixel-scale detail visible near 256 tokens (the chromatin speckle of
-  high-grade dysplasia, small glands). Below that budget a fine subtyping tile looks exactly
-  like a tile of a coarse class (:data:`LOOKALIKES`), so looking too coarsely gives a wrong
-  answer, not a lucky one.
+* ``"coarse"`` (``meta["level_tokens"] = 16``): decidable from tissue layout and large glands,
+  visible at 16 tokens;
+* ``"medium"`` (64): needs the *clumped chromatin* texture or a gland drawn in it (2-pixel cells
+  at 448 pixels: averaged away at 16 tokens, kept from 64);
+* ``"fine"`` (256): needs the *speckled chromatin* texture or a gland drawn in it (1-pixel cells:
+  kept at 256 tokens only).
 
-Every sample records ``meta["difficulty"]``. Sample ``i`` of a (split, task) pair alternates
-coarse and fine (even ``i`` coarse), so any even ``n`` is exactly half coarse, half fine, in
-every split: a metric cannot be bought by the mix.
+Below its budget a harder sample looks exactly like an easier one (:data:`LOOKALIKES` for
+subtyping; an empty stroma tile for detection; a tile without the texture for VQA), and
+``tests/plugins/test_synthpath.py`` measures it: a harder tile and its lookalike, rendered from the
+same random stream and resized to each budget, differ by ~0 below the level's budget and clearly
+at and above it.
+
+* **Subtyping**: six classes, three per layout (glandular, epithelium): the coarse class, its
+  medium twin (+ clumped chromatin) and its fine twin (+ speckled chromatin).
+* **VQA**: coarse questions ask about layout (glands, tissue type and pattern, gland count: one
+  gland per quadrant, countable at 16 tokens),
+  medium ones about chromatin clumping, fine ones about the speckle.
+* **Detection**: one gland per tile (or none): a large gland drawn as tissue (coarse), a gland
+  drawn only in the clumped texture (medium) or only in the speckle (fine), each placed on the
+  token grid of its level's budget (cells of 112, 56, 28 pixels at 448) and 2-3 cells wide, so its
+  box can be written exactly at that budget: a larger budget adds no precision, only visibility.
+  An empty tile (answer ``[]``) counts as coarse: it scores the same at every budget.
+
+Every sample records ``meta["difficulty"]`` (the level's name, so that evaluation breaks metrics
+down by level) and ``meta["level_tokens"]``. Sample ``i`` of a (split, task) pair has level
+``i % 3`` (coarse, medium, fine), so any ``n`` divisible by 3 is balanced across levels in every
+split (and the default validation and test splits, 144 samples, across subtyping classes and
+detection kinds too): a metric cannot be bought by the mix.
 
 Determinism: sample ``i`` is drawn from its own generator seeded by ``(seed, split, task, i)``,
 so it does not depend on ``n`` (``n=10`` is a prefix of ``n=100``) and the train, validation
 and test splits of one base seed are different images.
 
 Default sizes per task: train 512 (detection 2048: a box list is learned from many more scenes
-than a label), validation 128, test 128 (a CPU demo trains in minutes).
+than a label), validation 144, test 144 (a CPU demo trains in minutes). The levels are calibrated
+for the default 448-pixel tiles (256 tokens); other sizes keep the same scenes.
 """
 
 from __future__ import annotations
@@ -36,22 +58,40 @@ from PIL import Image
 from pathreason.api import ConfigError, Sample
 from pathreason.api.sample import option_letter
 from pathreason.plugins.datasets.synthpath.he_tiles import load_he_tiles
-from pathreason.plugins.datasets.synthpath.tissue import REFERENCE_SIZE, Gland, Scene, render
+from pathreason.plugins.datasets.synthpath.tissue import (
+    CLUMP_GRAIN,
+    REFERENCE_SIZE,
+    SPECKLE_GRAIN,
+    Gland,
+    Scene,
+    render,
+)
 
 logger = logging.getLogger(__name__)
 
 TASKS = ("subtyping", "vqa", "detection")
 SPLITS = ("train", "validation", "test")
 SPLIT_ALIASES = {"val": "validation", "valid": "validation"}
-DEFAULT_SIZES = {"train": 512, "validation": 128, "test": 128}
+DEFAULT_SIZES = {"train": 512, "validation": 144, "test": 144}
 #: Training samples of a task when ``n`` is not given, where it differs from DEFAULT_SIZES. The
 #: tiny performer learned to place large glands from 2048 detection scenes (coarse mAP@0.1 0.34)
 #: and wrote one box list for every tile from 512.
 TRAIN_SIZES = {"detection": 2048}
-#: The cycle of detection scenes: 1-3 large glands, 2-5 small ones (fine: found at 256 tokens
-#: only), or none (an explicit ``[]``; coarse, like the large ones): half coarse, half fine, and
-#: large scenes three times as often as empty ones.
-DETECTION_KINDS = ("large", "small", "large", "small", "none", "small", "large", "small")
+
+LEVELS = ("coarse", "medium", "fine")
+"""The difficulty levels, in the order sample ``i`` cycles through them (``i % 3``)."""
+LEVEL_TOKENS = {"coarse": 16, "medium": 64, "fine": 256}
+"""The visual-token budget from which each level's detail shows (``meta["level_tokens"]``)."""
+
+#: Detection tiles of the coarse level, in turn: a large gland three times out of four, else none.
+COARSE_DETECTION = ("large", "large", "none", "large")
+#: Grid cell (pixels at 448) each detection level's glands are placed on: one visual token's side
+#: at the level's budget (16 tokens: 4 x 4 cells of 112 px; 64: 8 x 8 of 56; 256: 16 x 16 of 28).
+GRID = {"coarse": 112, "medium": 56, "fine": 28}
+#: How a gland of each detection level is drawn: as tissue (0) or as a texture of that grain.
+GLAND_GRAIN = {"coarse": 0, "medium": CLUMP_GRAIN, "fine": SPECKLE_GRAIN}
+#: Side of a detection gland, in grid cells (each axis drawn on its own).
+GLAND_CELLS = (2, 3)
 
 
 def default_size(split: str, task: str) -> int:
@@ -60,44 +100,64 @@ def default_size(split: str, task: str) -> int:
     return TRAIN_SIZES.get(task, DEFAULT_SIZES[split]) if split == "train" else DEFAULT_SIZES[split]
 
 
+def level(index: int) -> str:
+    """The level of sample ``index`` of any task and split: ``LEVELS[index % 3]``."""
+    return LEVELS[index % len(LEVELS)]
+
+
 ORGAN = "colon"
+CHROMATIN = {"even": "smooth and even", "clumped": "coarse and clumped", "speckled": "finely speckled"}
+"""The chromatin patterns (``Subtype.chromatin``) and how VQA answers name them."""
+CHROMATIN_LEVEL = {"even": "coarse", "clumped": "medium", "speckled": "fine"}
 
 
 @dataclass(frozen=True)
 class Subtype:
-    """A subtyping class: its name, what decides it, and how it is drawn."""
+    """A subtyping class: its name, its level, the tissue layout that decides it at 16 tokens and
+    the chromatin texture that decides it from its level's budget (``"even"``: none)."""
 
     name: str
     difficulty: str
     layout: str
-    speckle: bool = False
+    chromatin: str = "even"
+
+    def scene(self, glands: list[Gland]) -> Scene:
+        return chromatin_scene(self.layout, glands, self.chromatin)
+
+
+def chromatin_scene(layout: str, glands: list[Gland], chromatin: str = "even") -> Scene:
+    """A scene whose nuclei carry ``chromatin`` (a key of :data:`CHROMATIN`)."""
+    if chromatin not in CHROMATIN:
+        raise ValueError(f"chromatin must be one of {list(CHROMATIN)}, got {chromatin!r}")
+    return Scene(layout, glands, speckle=chromatin == "speckled", clumps=chromatin == "clumped")
 
 
 STROMAL = Subtype("stromal spindle-cell tissue", "coarse", "stroma")  # VQA and detection scenes
 ADENOMA = Subtype("glandular adenoma", "coarse", "glandular")
-ADENOMA_HIGH_GRADE = Subtype("adenoma with high-grade dysplasia", "fine", "glandular", speckle=True)
+ADENOMA_MODERATE = Subtype("adenoma with moderate dysplasia", "medium", "glandular", "clumped")
+ADENOMA_HIGH_GRADE = Subtype("adenoma with high-grade dysplasia", "fine", "glandular", "speckled")
 LOW_GRADE = Subtype("low-grade dysplasia", "coarse", "epithelium")
-HIGH_GRADE = Subtype("high-grade dysplasia", "fine", "epithelium", speckle=True)
+MODERATE = Subtype("moderate dysplasia", "medium", "epithelium", "clumped")
+HIGH_GRADE = Subtype("high-grade dysplasia", "fine", "epithelium", "speckled")
 
-SUBTYPES = (ADENOMA, ADENOMA_HIGH_GRADE, LOW_GRADE, HIGH_GRADE)
-"""The four subtyping classes, in the order they are offered as options."""
+SUBTYPES = (ADENOMA, ADENOMA_MODERATE, ADENOMA_HIGH_GRADE, LOW_GRADE, MODERATE, HIGH_GRADE)
+"""The six subtyping classes, in the order they are offered as options and sample ``i`` takes
+them (``i % 6``: levels cycle with ``i``, each layout's triple in turn)."""
 
-LOOKALIKES = {ADENOMA_HIGH_GRADE.name: ADENOMA.name, HIGH_GRADE.name: LOW_GRADE.name}
-"""Each fine class and the coarse class it looks like below 256 tokens.
+LOOKALIKES = {ADENOMA_MODERATE.name: ADENOMA.name, ADENOMA_HIGH_GRADE.name: ADENOMA.name,
+              MODERATE.name: LOW_GRADE.name, HIGH_GRADE.name: LOW_GRADE.name}
+"""Each medium or fine class and the coarse class it looks like below its level's budget.
 
-A fine class is its coarse twin plus the chromatin speckle in every nucleus. Below 256 visual
-tokens the speckle is averaged away and the tile *is* a tile of the twin, so a performer that
-looks too coarsely gives the twin's answer (as a pathologist at low power would) and is wrong,
-not right by a coin flip. The twins are decided by tissue layout, visible at 16 tokens."""
+A harder class is its coarse twin plus a chromatin texture in every nucleus: clumps (medium, seen
+from 64 tokens) or speckle (fine, seen at 256). Below that budget the texture is averaged away and
+the tile *is* a tile of the twin, so a performer that looks too coarsely gives the twin's answer
+(as a pathologist at low power would) and is wrong, not right by a coin flip. The twins are decided
+by tissue layout, visible at 16 tokens."""
 
 CLASS_NAMES = tuple(s.name for s in SUBTYPES)
-# Even positions coarse, odd positions the fine twin: every split is half coarse, half fine, and
-# each twin pair is balanced, so a performer cannot learn "a large image means the fine class".
-_SUBTYPE_CYCLE = (ADENOMA, ADENOMA_HIGH_GRADE, LOW_GRADE, HIGH_GRADE)
 
 TISSUE_TYPE = {"stroma": "stromal tissue", "glandular": "glandular tissue", "epithelium": "dysplastic epithelium"}
 PATTERN = {"stroma": "spindle-cell stroma", "glandular": "glands with open lumens", "epithelium": "crowded epithelium"}
-CHROMATIN = {False: "fine and even", True: "coarse and speckled"}
 COUNT_WORDS = ("one", "two", "three", "four")
 
 
@@ -146,9 +206,38 @@ def _adenoma_glands(rng: np.random.Generator, size: int, count: int | None = Non
     return place_glands(rng, size, count, (30 * s, 55 * s), 14 * s)
 
 
-def _scene(rng: np.random.Generator, size: int, layout: str, speckle: bool = False) -> Scene:
+def _quadrant_glands(rng: np.random.Generator, size: int, count: int) -> list[Gland]:
+    """``count`` (1-4) glands, each in its own quadrant of the tile, so that they can be counted at
+    16 tokens (each quadrant is 2 x 2 tokens there)."""
+    s = size / REFERENCE_SIZE
+    glands = []
+    for quadrant in rng.permutation(4)[:count]:
+        cx, cy = (0.5 + (quadrant % 2)) * size / 2, (0.5 + quadrant // 2) * size / 2
+        jx, jy = rng.uniform(-20 * s, 20 * s, 2)
+        ax, ay = rng.uniform(36 * s, 56 * s, 2)
+        glands.append(Gland(cx + jx, cy + jy, ax, ay, 14 * s))
+    return glands
+
+
+def _scene(rng: np.random.Generator, size: int, layout: str, chromatin: str = "even") -> Scene:
     glands = _adenoma_glands(rng, size) if layout == "glandular" else []
-    return Scene(layout, glands, speckle)
+    return chromatin_scene(layout, glands, chromatin)
+
+
+def grid_gland(rng: np.random.Generator, size: int, difficulty: str) -> Gland:
+    """A detection gland of level ``difficulty``: its outer ellipse fills 2-3 x 2-3 cells of the
+    level's grid (:data:`GRID`, scaled to ``size``), drawn as tissue (coarse) or as its level's
+    texture (:data:`GLAND_GRAIN`)."""
+    cell = GRID[difficulty] * size / REFERENCE_SIZE
+    cells = round(size / cell)
+    ring = 16.0 * size / REFERENCE_SIZE if difficulty == "coarse" else 0.0
+    centre, half = [], []
+    for _ in range(2):
+        span = int(rng.choice(GLAND_CELLS))
+        start = int(rng.integers(0, cells - span + 1))
+        centre.append((start + span / 2) * cell)
+        half.append(span * cell / 2 - ring)
+    return Gland(centre[0], centre[1], half[0], half[1], ring, grain=GLAND_GRAIN[difficulty])
 
 
 @functools.lru_cache(maxsize=4)
@@ -176,12 +265,15 @@ class _Context:
     seed: int
     size: int
     real_background: bool
+    lookalike: bool = False
 
     def draw(self, rng: np.random.Generator, scene: Scene) -> Image.Image:
         return self.draw_with_boxes(rng, scene)[0]
 
     def draw_with_boxes(self, rng: np.random.Generator, scene: Scene) -> tuple[Image.Image, list[list[float]]]:
         background = _real_background(rng, self.size) if self.real_background else None
+        if self.lookalike:  # textures come last in render(): the same pixels otherwise
+            scene = Scene(scene.layout, [g for g in scene.glands if g.grain == 0])
         return render(scene, self.size, rng, background)
 
     def sample_id(self, task: str, index: int) -> str:
@@ -195,20 +287,21 @@ class _Context:
             "seed": self.seed,
             "organ": ORGAN,
             "difficulty": difficulty,
+            "level_tokens": LEVEL_TOKENS[difficulty],
             **extra,
         }
 
 
 def _subtyping(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
-    subtype = _SUBTYPE_CYCLE[index % len(_SUBTYPE_CYCLE)]
-    scene = _scene(rng, ctx.size, subtype.layout, subtype.speckle)
+    subtype = SUBTYPES[index % len(SUBTYPES)]
+    glands = _adenoma_glands(rng, ctx.size) if subtype.layout == "glandular" else []
     return Sample(
         id=ctx.sample_id("subtyping", index),
-        image=ctx.draw(rng, scene),
+        image=ctx.draw(rng, subtype.scene(glands)),
         task="subtyping",
         options=list(CLASS_NAMES),
         answer=subtype.name,
-        meta=ctx.meta(index, subtype.difficulty, category=subtype.name, layout=subtype.layout),
+        meta=ctx.meta(index, subtype.difficulty, category=subtype.name, layout=subtype.layout, chromatin=subtype.chromatin),
     )
 
 
@@ -217,41 +310,60 @@ def _multiple_choice(rng: np.random.Generator, choices: list[str], correct: str,
     return options, option_letter(options.index(correct))
 
 
+#: VQA question families per level, taken in turn (``(i // 3) % len``).
+VQA_FAMILIES = {
+    "coarse": ("gland presence", "tissue pattern", "tissue type", "gland count"),
+    "medium": ("chromatin clumping", "dysplasia severity", "chromatin distribution"),
+    "fine": ("chromatin speckle", "dysplasia grade", "chromatin texture"),
+}
+
+
 def _vqa(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
-    coarse = index % 2 == 0
-    family = (index // 2) % (4 if coarse else 3)
+    difficulty = level(index)
+    kind = VQA_FAMILIES[difficulty][(index // len(LEVELS)) % len(VQA_FAMILIES[difficulty])]
     options: list[str] = []
-    if coarse:
-        if family == 0:  # balanced yes/no
+    if difficulty == "coarse":
+        # Layout questions; the chromatin is drawn at random so that no texture answers them.
+        chromatin = str(rng.choice(list(CHROMATIN)))
+        if kind == "gland presence":  # balanced yes/no
             layout = "glandular" if rng.random() < 0.5 else ("stroma", "epithelium")[int(rng.integers(2))]
         else:
             layout = ("stroma", "glandular", "epithelium")[int(rng.integers(3))]
-        scene = _scene(rng, ctx.size, layout, speckle=bool(rng.random() < 0.5))
-        if family == 0:
-            kind, question = "gland presence", "Are gland lumens present in this image?"
-            answer = "yes" if layout == "glandular" else "no"
-        elif family == 1:
-            kind, question = "tissue pattern", "Which tissue pattern is shown?"
+        scene = _scene(rng, ctx.size, layout, chromatin)
+        if kind == "gland presence":
+            question, answer = "Are gland lumens present in this image?", "yes" if layout == "glandular" else "no"
+        elif kind == "tissue pattern":
+            question = "Which tissue pattern is shown?"
             options, answer = _multiple_choice(rng, [*PATTERN.values(), "adipose tissue"], PATTERN[layout])
-        elif family == 2:
-            kind, question, answer = "tissue type", "What type of tissue is shown?", TISSUE_TYPE[layout]
+        elif kind == "tissue type":
+            question, answer = "What type of tissue is shown?", TISSUE_TYPE[layout]
         else:
             layout = "glandular"
-            scene = Scene(layout, _adenoma_glands(rng, ctx.size, int(rng.integers(1, 5))))
-            kind, question = "gland count", "How many glands are visible?"
+            scene = chromatin_scene(layout, _quadrant_glands(rng, ctx.size, int(rng.integers(1, 5))), chromatin)
+            question = "How many glands are visible?"
             options, answer = _multiple_choice(rng, list(COUNT_WORDS), COUNT_WORDS[len(scene.glands) - 1], shuffle=False)
     else:
-        layout, speckle = "epithelium", bool(rng.random() < 0.5)
-        scene = Scene(layout, [], speckle)
-        if family == 0:
-            kind, question = "chromatin speckle", "Do the nuclei show coarse, speckled chromatin?"
-            answer = "yes" if speckle else "no"
-        elif family == 1:
-            grade = HIGH_GRADE.name if speckle else LOW_GRADE.name
-            kind, question = "dysplasia grade", "What grade of dysplasia is shown?"
-            options, answer = _multiple_choice(rng, [LOW_GRADE.name, HIGH_GRADE.name, "no dysplasia"], grade)
+        # Chromatin questions on glandular or epithelial tiles: the texture of the question's
+        # level, or none (then the tile is its own lookalike: "no" needs the same budget as "yes").
+        layout = ("glandular", "epithelium")[int(rng.integers(2))]
+        textured = bool(rng.random() < 0.5)
+        present = "clumped" if difficulty == "medium" else "speckled"
+        scene = _scene(rng, ctx.size, layout, present if textured else "even")
+        low, moderate, high = LOW_GRADE.name, MODERATE.name, HIGH_GRADE.name  # an adenoma's dysplasia too
+        if kind == "chromatin clumping":
+            question, answer = "Is the nuclear chromatin clumped?", "yes" if textured else "no"
+        elif kind == "dysplasia severity":
+            question = "How severe is the dysplasia?"
+            options, answer = _multiple_choice(rng, [low, moderate, "no dysplasia"], moderate if textured else low)
+        elif kind == "chromatin distribution":
+            question, answer = "How is the nuclear chromatin distributed?", CHROMATIN[present if textured else "even"]
+        elif kind == "chromatin speckle":
+            question, answer = "Do the nuclei show speckled chromatin?", "yes" if textured else "no"
+        elif kind == "dysplasia grade":
+            question = "What grade of dysplasia is shown?"
+            options, answer = _multiple_choice(rng, [low, high, "no dysplasia"], high if textured else low)
         else:
-            kind, question, answer = "chromatin pattern", "What is the chromatin pattern of the nuclei?", CHROMATIN[speckle]
+            question, answer = "What is the chromatin texture of the nuclei?", CHROMATIN[present if textured else "even"]
     question_type = "multiple choice" if options else ("yes/no" if answer in ("yes", "no") else "open")
     return Sample(
         id=ctx.sample_id("vqa", index),
@@ -260,21 +372,14 @@ def _vqa(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
         question=question,
         options=options,
         answer=answer,
-        meta=ctx.meta(index, "coarse" if coarse else "fine", category=kind, question_type=question_type, layout=layout),
+        meta=ctx.meta(index, difficulty, category=kind, question_type=question_type, layout=layout),
     )
 
 
 def _detection(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
-    s = ctx.size / REFERENCE_SIZE
-    kind = DETECTION_KINDS[index % len(DETECTION_KINDS)]
-    if kind == "large":
-        glands = place_glands(rng, ctx.size, int(rng.integers(1, 4)), (40 * s, 70 * s), 16 * s)
-    elif kind == "small":
-        glands = place_glands(rng, ctx.size, int(rng.integers(2, 6)), (5 * s, 8 * s), 7 * s)
-    else:
-        glands = []
-    # An empty tile scores the same at every budget (nothing to find), so it counts as coarse.
-    difficulty = "fine" if kind == "small" else "coarse"
+    difficulty = level(index)
+    kind = {"medium": "medium", "fine": "small"}.get(difficulty) or COARSE_DETECTION[(index // 3) % len(COARSE_DETECTION)]
+    glands = [] if kind == "none" else [grid_gland(rng, ctx.size, difficulty)]
     image, boxes = ctx.draw_with_boxes(rng, Scene("stroma", glands))
     return Sample(
         id=ctx.sample_id("detection", index),
@@ -292,12 +397,21 @@ _BUILDERS: dict[str, Callable[[_Context, int, np.random.Generator], Sample]] = {
 }
 
 
-def make_sample(split: str, task: str, index: int, seed: int = 0, tile: int = REFERENCE_SIZE, real_background: bool = False) -> Sample:
-    """Sample ``index`` of ``task`` in ``split``: always the same for the same arguments."""
+def make_sample(
+    split: str, task: str, index: int, seed: int = 0, tile: int = REFERENCE_SIZE, real_background: bool = False,
+    lookalike: bool = False,
+) -> Sample:
+    """Sample ``index`` of ``task`` in ``split``: always the same for the same arguments.
+
+    ``lookalike=True`` draws the same tile without its textures (chromatin clumps or speckle, and
+    glands drawn in them), from the same random stream: what a medium or fine sample shows below
+    its level's budget. Its question and answer are the sample's; a detection tile keeps only the
+    boxes of the glands still drawn.
+    """
     split = canonical_split(split)
     if task not in _BUILDERS:
         raise ConfigError(f"synthpath task must be one of {list(TASKS)} or None (all), got {task!r}")
-    ctx = _Context(split, seed, tile, real_background)
+    ctx = _Context(split, seed, tile, real_background, lookalike)
     return _BUILDERS[task](ctx, index, sample_rng(seed, split, task, index))
 
 

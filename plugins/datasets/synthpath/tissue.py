@@ -1,19 +1,27 @@
-"""Procedural H&E-like tissue: stroma, spindle, epithelial and inflammatory nuclei, glands, chromatin speckle.
+"""Procedural H&E-like tissue: stroma, spindle, epithelial and inflammatory nuclei, glands, and the
+two textures that carry synthpath's finer levels.
 
 Everything is vectorised numpy (plus Pillow's C resampling for smooth fields): nuclei are drawn
-from precomputed elliptical stamps scattered with one ``np.maximum.at`` per image, and are
-composited only at the pixels they cover. A 448x448 tile takes a few milliseconds.
+from precomputed elliptical stamps scattered with one ``np.maximum.at`` per image. A 448x448 tile
+takes a few milliseconds.
 
 Sizes are given for a 448-pixel tile and scaled with the tile size, so the same tissue seen at a
 given visual-token budget looks the same whatever ``size`` is.
 
-The chromatin **speckle** that separates the fine classes is built to vanish under downsampling
-without moving any colour statistic (design notes: a non-symmetric texture leaked at 4 tokens):
-inside nuclei, each aligned 2x2 pixel block (2g x 2g for a tile g times 448) gets a
-checkerboard ``+-w`` of one phase (its size random, constant over 16-pixel cells) times the nucleus
-colour. Every block has zero sum and zero first moments, so a smooth reduction
-filter averages it away; its distribution is symmetric and never clipped, so the expected colour
-and the colour statistics of a downsampled image do not move.
+**Textures that vanish below a budget.** A level's detail is a checkerboard of ``g x g``-pixel cells
+(``g`` = :data:`CLUMP_GRAIN` = 2 for the 64-token level, :data:`SPECKLE_GRAIN` = 1 for the 256-token
+level, times ``size / 448``) whose amplitude is constant over every aligned ``2g x 2g`` block. Each
+block then has zero sum and is antisymmetric about its centre along both axes, so a symmetric
+resampling filter whose output pixels are centred on block centres (a bicubic reduction by ``2g``
+or more, as :func:`pathreason.api.resize_to_budget` does from 448 to 224 or 112 pixels) averages it
+away, up to the amplitude's changes from block to block; a reduction by less keeps it. The 2-pixel
+cells (a 4-pixel period) thus show at 224 pixels (64 tokens) and above and vanish at 112 (16); the
+1-pixel cells show at 448 (256) only. Amplitudes are symmetric, capped per block so that no value
+is clipped, and never move the expected colour, so colour statistics of a downsampled image do not
+move either (design notes: a non-symmetric texture leaked at 4 tokens). The chromatin textures sit
+on nuclei (``Scene.clumps``: clumped chromatin, ``Scene.speckle``: speckled chromatin); a gland
+with ``grain > 0`` is drawn as nothing but such a texture over its ellipse, in the stroma's own
+mean colour.
 """
 
 from __future__ import annotations
@@ -27,37 +35,56 @@ from PIL import Image
 REFERENCE_SIZE = 448
 
 # RGB colours in [0, 1] (tuned so that a mixed benchmark has mean ~(0.84, 0.57, 0.74) and
-# std ~(0.17, 0.12, 0.08), the tiny model's processor normalisation).
+# std ~(0.18, 0.15, 0.11), the tiny model's processor normalisation).
 STROMA = np.array([0.98, 0.63, 0.80], np.float32)
 EPITHELIUM = np.array([0.88, 0.53, 0.76], np.float32)
 LUMEN = np.array([0.97, 0.93, 0.96], np.float32)
 NUCLEUS = np.array([0.20, 0.18, 0.52], np.float32)
 CLEFT = 5.0  # how sharply pale clefts open between collagen fibres
-SPECKLE = 0.75  # relative amplitude of the chromatin speckle
+SPECKLE = 0.75  # amplitude of the speckled chromatin, relative to the nucleus colour
+#: Amplitude of the clumped chromatin: a reduction to 224 pixels keeps about half of a 2-pixel
+#: checkerboard's contrast, so twice the speckle's amplitude (before the cap that prevents
+#: clipping) shows at 64 tokens about as strongly as the speckle at 256 (mean difference from its
+#: lookalike 4.1 and 4.7 grey levels). At the speckle's amplitude the tiny performer called 8 of 48
+#: coarse tiles clumped at 64 tokens.
+CLUMPS = 1.5
 INFLAMMATORY = (120, 160)  # round nuclei between the glands of a glandular tile
-SPECKLE_CELL = 8  # 2x2-pixel blocks per side of the speckle's size cells (16 pixels at 448)
+SPECKLE_CELL = 8  # blocks per side of a texture's random-magnitude cells (16 pixels at 448 for the speckle)
+SPECKLE_GRAIN = 1  # cell side (pixels at 448) of the speckled chromatin: shows at 256 tokens only
+CLUMP_GRAIN = 2  # cell side of the clumped chromatin and of medium glands: shows from 64 tokens
+#: The colour a textured gland's checkerboard moves (none in red: the stroma's red is near 1, so
+#: there would be no room to move it both ways).
+GLAND_TEXTURE = np.array([0.0, 0.40, 0.30], np.float32)
+GLAND_AMPLITUDE = 0.6  # of GLAND_TEXTURE, before the per-block cap that prevents clipping
 
 
 @dataclass(frozen=True)
 class Gland:
     """A gland: an elliptical lumen (centre ``cx, cy``, semi-axes ``ax, ay``, pixels) inside an
-    epithelial ring ``ring`` pixels thick, with a nucleus every ~11 pixels along the ring."""
+    epithelial ring ``ring`` pixels thick, with a nucleus every ~11 pixels along the ring.
+
+    ``grain > 0`` draws it only as a checkerboard of ``grain``-pixel cells (at 448; scaled with the
+    tile) over its outer ellipse, in the stroma's mean colour: it shows from the budget that keeps
+    that grain (``CLUMP_GRAIN``: 64 tokens, ``SPECKLE_GRAIN``: 256) and not below."""
 
     cx: float
     cy: float
     ax: float
     ay: float
     ring: float
+    grain: int = 0
 
 
 @dataclass
 class Scene:
     """What to draw: a ``layout`` (``"stroma"``, ``"glandular"``, ``"epithelium"``), glands, and
-    whether nuclei carry the chromatin speckle."""
+    whether nuclei carry the speckled chromatin (1-pixel cells, seen at 256 tokens) or the clumped
+    chromatin (2-pixel cells, seen from 64 tokens)."""
 
     layout: str
     glands: list[Gland] = field(default_factory=list)
     speckle: bool = False
+    clumps: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,40 +246,74 @@ def _scatter(
     return [int(x.min()) - pad, int(y.min()) - pad, int(x.max()) + 1 - pad, int(y.max()) + 1 - pad]
 
 
-def _speckle(covered: np.ndarray, alpha: np.ndarray, nucleus: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The zero-mean chromatin speckle to add at the ``covered`` pixels (``len(covered) x 3``).
+def _checkerboard(
+    weight: np.ndarray, base: np.ndarray, colour: np.ndarray, grain: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A zero-mean checkerboard of ``grain``-pixel cells to add to ``base`` (``rows x cols x 3`` in
+    [0, 1], a block-aligned region of a tile), and its amplitude per ``2 grain x 2 grain`` block.
 
-    The grain ``g`` is ``round(size / 448)`` pixels (one pixel of the 256-token view). Each
-    aligned ``2g x 2g`` block gets ``+-w`` on a checkerboard of ``g x g`` cells, ``w`` = the
-    block's smallest nucleus alpha (0 at nucleus edges, so no value is pushed past 0 or 1) times
-    a random magnitude, times the nucleus colour. The sum and the first moments of
-    every block are zero, so a smooth downsampling filter averages it away and no colour
-    statistic moves. Blocks with ``w > 0`` lie wholly inside nuclei, so ``covered`` holds all
-    their pixels; pixels beyond the last whole block get none.
+    Each aligned block gets ``+-w`` on the checkerboard times ``colour``, with ``w`` = the block's
+    mean ``weight`` (``rows x cols``, e.g. nucleus alpha), times one random magnitude in [0.4, 1]
+    per ``SPECKLE_CELL x SPECKLE_CELL`` blocks, capped so that no pixel of the block leaves [0, 1]
+    (so none is clipped and the block's sum stays exactly zero). Pixels beyond the last whole block
+    get nothing.
+
+    Why blocks and cells: a magnitude that varied from block to block would move the texture's
+    energy down from its own frequency to where a smaller reduction keeps it (the speckle showed at
+    128 tokens); one phase everywhere (a random sign per cell cancelled in any average over the
+    tile: a performer had to learn the texture's energy, not its presence, and learnt it far more
+    slowly).
     """
-    size = alpha.shape[0]
-    grain = max(1, round(size / REFERENCE_SIZE))
     side = 2 * grain
-    blocks = size // side
-    if grain == 1:
-        a = alpha[: 2 * blocks, : 2 * blocks]
-        weight = np.minimum(np.minimum(a[0::2, 0::2], a[0::2, 1::2]), np.minimum(a[1::2, 0::2], a[1::2, 1::2]))
-    else:
-        weight = alpha[: side * blocks, : side * blocks].reshape(blocks, side, blocks, side).min(axis=(1, 3))
-    # One random magnitude per SPECKLE_CELL x SPECKLE_CELL blocks: a field that varied from block to
-    # block would move the speckle's energy down from the pixel frequency to where a 0.7x downsample
-    # (128 tokens) keeps it; this way the speckle shows at 256 tokens only. One phase everywhere (a
-    # random sign per cell cancelled in any average over the tile: a performer had to learn the
-    # texture's energy, not its presence, and learnt it far more slowly).
-    cells = -(-blocks // SPECKLE_CELL)
-    field = rng.uniform(0.4, 1.0, (cells, cells)).astype(np.float32)
-    weight = weight * field.repeat(SPECKLE_CELL, 0).repeat(SPECKLE_CELL, 1)[:blocks, :blocks]
-    y, x = np.divmod(covered, size)
-    whole = (y < side * blocks) & (x < side * blocks)
-    y, x = np.where(whole, y, 0), np.where(whole, x, 0)
-    checker = 1 - 2 * (((y // grain) ^ (x // grain)) & 1).astype(np.float32)
-    value = weight.reshape(-1)[(y // side) * blocks + x // side] * checker * whole
-    return (SPECKLE * value)[:, None] * nucleus
+    by, bx = weight.shape[0] // side, weight.shape[1] // side
+    h, w_ = side * by, side * bx
+    w = _per_block(weight[:h, :w_], side, np.add) / (side * side)
+    cells_y, cells_x = -(-by // SPECKLE_CELL), -(-bx // SPECKLE_CELL)
+    magnitude = rng.uniform(0.4, 1.0, (cells_y, cells_x)).astype(np.float32)
+    w *= magnitude.repeat(SPECKLE_CELL, 0).repeat(SPECKLE_CELL, 1)[:by, :bx]
+    room = np.full((h, w_), np.inf, np.float32)
+    for channel in np.flatnonzero(colour > 0):
+        values = base[:h, :w_, channel]
+        np.minimum(room, np.minimum(values, 1.0 - values) / colour[channel], out=room)
+    w = np.minimum(w, _per_block(room, side, np.minimum))
+    sign = 1 - 2 * ((np.arange(side) // grain) & 1).astype(np.float32)
+    checker = np.outer(sign, sign)  # every aligned block holds the same +- pattern
+    texture = np.zeros(base.shape, np.float32)
+    texture[:h, :w_] = (w[:, None, :, None, None] * (checker[None, :, None, :, None] * colour)).reshape(h, w_, 3)
+    return texture, w
+
+
+def _per_block(values: np.ndarray, side: int, op: np.ufunc) -> np.ndarray:
+    """``op`` reduced over each aligned ``side x side`` block, as ``side`` strided slices per axis
+    (far faster than a reduction over a short axis)."""
+    rows = functools.reduce(op, (values[k::side] for k in range(side)))
+    return functools.reduce(op, (rows[:, k::side] for k in range(side)))
+
+
+def _gland_mask(gland: Gland, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Coverage in [0, 1] of ``gland``'s outer ellipse (lumen and ring) at pixel rows ``y`` and
+    columns ``x``, antialiased over a pixel."""
+    a, b = gland.ax + gland.ring, gland.ay + gland.ring
+    r = np.sqrt(((x[None, :] + 0.5 - gland.cx) / a) ** 2 + ((y[:, None] + 0.5 - gland.cy) / b) ** 2)
+    return np.clip((1.0 - r) * min(a, b) + 0.5, 0.0, 1.0).astype(np.float32)
+
+
+def _add_texture(image: np.ndarray, weight: np.ndarray, top: int, left: int, colour: np.ndarray, grain: int,
+                 rng: np.random.Generator) -> None:
+    """Add :func:`_checkerboard` of ``weight`` (a block-aligned region of ``image`` at ``top, left``)
+    to ``image`` (uint8, in place)."""
+    rows, cols = weight.shape
+    region = image[top : top + rows, left : left + cols]
+    base = region.astype(np.float32) / 255.0
+    region[...] = _uint8(base + _checkerboard(weight, base, colour, grain, rng)[0])
+
+
+def _block_box(mask: np.ndarray, top: int, left: int, side: int) -> list[float]:
+    """The box ``[x0, y0, x1, y1]`` of the ``side x side`` blocks of a region at ``top, left`` that
+    ``mask`` covers at least half (a textured gland's drawn extent)."""
+    inside = _per_block(mask, side, np.add) >= 0.5 * side * side
+    ys, xs = np.flatnonzero(inside.any(1)), np.flatnonzero(inside.any(0))
+    return [float(left + side * xs[0]), float(top + side * ys[0]), float(left + side * (xs[-1] + 1)), float(top + side * (ys[-1] + 1))]
 
 
 def render(
@@ -261,8 +322,12 @@ def render(
     """An RGB ``size x size`` image of ``scene`` and the exact box of each of its glands.
 
     A gland's box ``[x0, y0, x1, y1]`` (pixel edges) spans every pixel painted at alpha >= 0.5 by
-    its epithelium or its ring of nuclei. ``background`` (optional, same size) is real tissue
-    blended into the stroma (an RGB image of the same size).
+    its epithelium or its ring of nuclei; a textured gland's (``grain > 0``), the blocks of its
+    checkerboard at half its peak amplitude or more. ``background`` (optional, same size) is real
+    tissue blended into the stroma (an RGB image of the same size).
+
+    Textures come last, each from the same random stream, so a scene and its lookalike without a
+    texture (or without a textured gland) render to the same pixels except for that texture.
     """
     scale = size / REFERENCE_SIZE
     area = scale * scale
@@ -270,33 +335,36 @@ def render(
     image = _ground(rng, size, scene.layout == "epithelium", background)
     round_bank, spindle_bank = _stamps("round", round(scale, 3)), _stamps("spindle", round(scale, 3))
     canvas = _Canvas(size, pad=int(np.ceil(14.0 * scale)) + 3)  # > any stamp's half-size
-    boxes: list[list[float]] = []
+    tissue_glands = [g for g in scene.glands if g.grain == 0]
+    boxes: dict[int, list[float]] = {}
 
     if scene.layout == "epithelium":
         # Crowded epithelium: the same count, size and colour distribution for every grade.
         n = int(rng.integers(300, 360) * area)
         _scatter(canvas, round_bank, rng.uniform(0, size, n), rng.uniform(0, size, n), rng.integers(0, 32, n), rng.uniform(0.8, 0.95, n))
     else:
-        # Stroma with spindle nuclei along one flow direction, none inside glands.
+        # Stroma with spindle nuclei along one flow direction, none inside glands (textured glands
+        # have none of their own tissue: the stroma runs through them).
         n = int(rng.integers(70, 110) * area)
         cy, cx = rng.uniform(0, size, n), rng.uniform(0, size, n)
         which = ((rng.integers(0, 16) + rng.integers(-1, 2, n)) % 16) * 2 + rng.integers(0, 2, n)
         peak = rng.uniform(0.75, 0.95, n)
-        keep = ~_inside_glands(scene.glands, cy, cx, 15.0 * scale)  # no spindle (13 px half-length) touches a gland
+        keep = ~_inside_glands(tissue_glands, cy, cx, 15.0 * scale)  # no spindle (13 px half-length) touches a gland
         _scatter(canvas, spindle_bank, cy[keep], cx[keep], which[keep], peak[keep])
         if scene.layout == "glandular":
-            # Lamina propria: round inflammatory nuclei between the glands (they carry the speckle
-            # of a high-grade tile too, which thin spindle nuclei barely can).
+            # Lamina propria: round inflammatory nuclei between the glands (they carry the chromatin
+            # textures of a tile too, which thin spindle nuclei barely can).
             n = int(rng.integers(INFLAMMATORY[0], INFLAMMATORY[1]) * area)
             cy, cx = rng.uniform(0, size, n), rng.uniform(0, size, n)
-            keep = ~_inside_glands(scene.glands, cy, cx, 8.0 * scale)
+            keep = ~_inside_glands(tissue_glands, cy, cx, 8.0 * scale)
             _scatter(canvas, round_bank, cy[keep], cx[keep], rng.integers(0, 32, n)[keep], rng.uniform(0.8, 0.95, n)[keep])
-        for centres, box in _draw_glands(image, scene.glands, rng, scale):
+        drawn = _draw_glands(image, tissue_glands, rng, scale)
+        for gland, (centres, box) in zip(tissue_glands, drawn):
             m = len(centres)
             ring = _scatter(canvas, round_bank, centres[:, 0], centres[:, 1], rng.integers(0, 32, m), rng.uniform(0.8, 0.95, m), measure=True)
             if ring is not None:
                 box = [min(box[0], ring[0]), min(box[1], ring[1]), max(box[2], ring[2]), max(box[3], ring[3])]
-            boxes.append([float(v) for v in box])
+            boxes[id(gland)] = [float(v) for v in box]
 
     # Haematoxylin strength varies from slide to slide (and keeps colour percentiles from being
     # so stable that a 0.2-grey-level trace of the speckle after downsampling would show).
@@ -308,9 +376,21 @@ def render(
     mixed = flat[covered].astype(np.float32)
     mixed *= (1 - a) / 255.0
     mixed += nucleus * a
-    if scene.speckle:
-        mixed += _speckle(covered, alpha, nucleus, rng)
     flat[covered] = _uint8(mixed)
+    unit = max(1, round(scale))  # pixels per cell of grain 1 at this size
+    for chromatin, grain, amplitude in ((scene.clumps, CLUMP_GRAIN, CLUMPS), (scene.speckle, SPECKLE_GRAIN, SPECKLE)):
+        if chromatin:
+            _add_texture(image, amplitude * alpha, 0, 0, nucleus, grain * unit, rng)
+    for gland in scene.glands:
+        if gland.grain > 0:
+            side = 2 * gland.grain * unit
+            a_, b_ = gland.ax + gland.ring, gland.ay + gland.ring
+            top, left = (max(0, int(c - r) // side * side) for c, r in ((gland.cy, b_), (gland.cx, a_)))
+            bottom, right = (min(size // side * side, -(-int(np.ceil(c + r)) // side) * side) for c, r in ((gland.cy, b_), (gland.cx, a_)))
+            mask = _gland_mask(gland, np.arange(top, bottom), np.arange(left, right))
+            _add_texture(image, GLAND_AMPLITUDE * mask, top, left, GLAND_TEXTURE, gland.grain * unit, rng)
+            boxes[id(gland)] = _block_box(mask, top, left, side)
+    ordered = [boxes[id(g)] for g in scene.glands]
     if transpose:  # cheaper than drawing vertical fibres; glands and nuclei are isotropic anyway
-        return Image.fromarray(image).transpose(Image.Transpose.TRANSPOSE), [[b[1], b[0], b[3], b[2]] for b in boxes]
-    return Image.fromarray(image), boxes
+        return Image.fromarray(image).transpose(Image.Transpose.TRANSPOSE), [[b[1], b[0], b[3], b[2]] for b in ordered]
+    return Image.fromarray(image), ordered
