@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pathreason.cli import main
+from tests.core.browser import ink, render
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -32,6 +33,23 @@ def test_quick_demo_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixt
         assert Path(data["files"][name]).read_bytes()[:8] == PNG
     examples = sorted(p.name for p in Path(data["files"]["examples"]).glob("*.png"))
     assert {e.split("-")[0] for e in examples} == {"vqa", "subtyping", "detection"}
+    # every stage that shows nothing in two steps says so, in a sentence beside its table
+    assert any(n.startswith("SFT did not lift balanced_accuracy") for n in data["notes"]["subtyping"])
+    assert any("GRPO left" in n or "GRPO lowered" in n for n in data["notes"]["subtyping"])
+    assert data["notes"]["subtyping"][0] in printed
+    assert "library output" in printed and (out / "run" / "log.txt").stat().st_size > 0
+
+    page = Path(data["files"]["page"])
+    assert page == out / "index.html"
+    html = page.read_text()
+    assert html.count("<table>") == 3 and html.count("<img") == 2 + len(examples) and "src='http" not in html and "<link" not in html
+    try:
+        dom, shot = render(page, tmp_path)
+    except pytest.skip.Exception:
+        pass  # no Chromium here: the page's content is checked above
+    else:
+        assert dom.count("<table>") == 3 and "+Performer+Allocator" in dom
+        assert 0.005 < ink(shot) < 0.9
 
     with pytest.raises(SystemExit, match="already holds a demo"):
         main(["demo", "--quick", "--output", str(out)])
