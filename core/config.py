@@ -206,6 +206,9 @@ class GRPOSection(_TrainerSection):
     """lambda_f: R = R_task + format_weight * R_format."""
     format_reward: str = DEFAULTS["grpo"]["format_reward"]
     """The reward plugin of R_format."""
+    rewards: list[str] | None = None
+    """Reward plugins of R_task, replacing every task's own (``reward_names``); e.g.
+    ``["detection_mean_ap"]`` trains detection on mean AP over IoU 0.1/0.3/0.5 instead of AP@0.5."""
     loss_type: str = "grpo"
     """TRL's loss_type; "grpo" is the paper's Eq. 1 (per-sequence length normalisation)."""
     scale_rewards: Literal["group", "batch", "none"] = "group"
@@ -496,6 +499,8 @@ def check_names(config: RunConfig, tasks: Mapping[str, Any]) -> None:
     for task in tasks.values():
         for name in getattr(task, "reward_names", ()):
             rewards[f"task {task.name!r} reward"] = name
+    for i, name in enumerate(config.grpo.rewards or ()):
+        rewards[f"grpo.rewards[{i}]"] = name
     budgeters = {"budget.budgeter": config.budgeter_name(config.budget.budgeter),
                  "evaluation.budgeter": config.budgeter_name(config.evaluation.budgeter),
                  "evaluation.fixed_budgeter": config.budgeter_name(config.evaluation.fixed_budgeter, budget=1)}

@@ -176,10 +176,11 @@ class Phases:
         self.finish(state, "sft", trainer)
 
     def reward_functions(self) -> tuple[list[Any], list[float]]:
-        """Each task's rewards, then the format reward, with their weights (λ_f = ``grpo.format_weight``)."""
+        """Each task's rewards (or ``grpo.rewards`` when set), then the format reward, with their
+        weights (λ_f = ``grpo.format_weight``)."""
         from pathreason.training import reward_functions
 
-        names = [name for task in self.tasks.values() for name in task.reward_names]
+        names = self.config.grpo.rewards or [name for task in self.tasks.values() for name in task.reward_names]
         return reward_functions(names, self.config.grpo.format_reward, self.config.grpo.format_weight)
 
     def grpo(self, state: RunState, resume: bool) -> None:

@@ -217,3 +217,19 @@ def test_config_changes_lists_what_differs_by_dotted_name() -> None:
     after = RunConfig.build({"sft.max_steps": 12, "dataset.options": {"n": 4}, "output_dir": "b", "seed": 7})
     assert config_changes(before, after) == {"sft.max_steps": (8, 12), "seed": (42, 7)}
     assert config_changes(before, before) == {}
+
+
+def test_grpo_rewards_replace_the_tasks_own_and_a_typo_fails_up_front(tmp_path: Path) -> None:
+    from pathreason import Engine
+
+    engine = Engine(task="detection", output_dir=str(tmp_path / "run"), grpo={"rewards": ["detection_mean_ap"]})
+    funcs, weights = engine.phases.reward_functions()
+    assert [f.__name__ for f in funcs] == ["detection_mean_ap", "format"] and weights == [1.0, 1.0]
+    default = Engine(task="detection", output_dir=str(tmp_path / "run2"))
+    assert [f.__name__ for f in default.phases.reward_functions()[0]] == ["detection", "format"]
+    from pathreason.api import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match=r"grpo\.rewards\[0\]: unknown reward 'detection_mean_aq'\. Did you mean "
+                                               r"'detection_mean_ap'\?"):
+        Engine(task="detection", output_dir=str(tmp_path / "run3"), grpo={"rewards": ["detection_mean_aq"]})
+    assert not (tmp_path / "run3").exists()

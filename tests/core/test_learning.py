@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pathreason import Engine
 from pathreason.plugins.datasets.synthpath.generator import SUBTYPES
 
 
+@pytest.mark.slow
 def test_sft_beats_the_untrained_model_on_synthpath(tmp_path: Path) -> None:
     engine = Engine(
         task="subtyping", output_dir=str(tmp_path / "run"), seed=0,

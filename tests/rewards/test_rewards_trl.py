@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.mark.slow
 def test_grpo_trainer_logs_each_reward_component(tiny_path: Path, tmp_path: Path) -> None:
     from datasets import Dataset
     from transformers import AutoModelForImageTextToText, AutoProcessor
