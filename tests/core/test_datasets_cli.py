@@ -46,6 +46,18 @@ def test_datasets_check_names_a_missing_folder(tmp_path: Path) -> None:
     assert str(tmp_path / "nowhere") in proc.stdout and "Images" in proc.stdout
 
 
+def test_a_dataset_folder_with_no_samples_is_not_ok(tmp_path: Path) -> None:
+    folder = tmp_path / "unitopatho" / "800"
+    folder.mkdir(parents=True)
+    for split in ("train", "test"):  # the layout, but not one record
+        (folder / f"{split}.csv").write_text("image_id,top_label_name,top_label,type,grade\n")
+    proc = _cli("check", "unitopatho", "--root", str(tmp_path / "unitopatho"), "--json")
+    assert proc.returncode == 1, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert set(summary["splits"].values()) == {0}
+    assert any(p.startswith("no samples in any split") for p in summary["problems"]), summary
+
+
 # ------------------------------------------------------------------ a dataset plugin's check (issue 16, points 2, 3, 9)
 CHECKED = """
 from pathreason import DatasetSpec, hookimpl

@@ -24,6 +24,7 @@ from pathreason.api import ConfigError, RunError, UnknownNameError
 from pathreason.cli import main
 from pathreason.config import RunConfig
 from pathreason.runs import RunDir, atomic_path, atomic_write_text
+from tests.plugins import _data_fixtures as fx
 
 SMALL = {"dataset.options": {"n": 4}, "sft.max_steps": 8, "sft.per_device_train_batch_size": 4,
          "grpo.max_steps": 1, "grpo.per_device_train_batch_size": 2, "grpo.num_generations": 2,
@@ -150,6 +151,23 @@ def test_a_missing_run_folder_is_an_error(tmp_path: Path, monkeypatch: pytest.Mo
     assert err == (f"pathreason: error: {tmp_path / 'nonexistent'} is not a pathreason run folder: expected "
                    "config.yaml and state.json (written by Engine.train / pathreason train)\n")
     assert list(tmp_path.iterdir()) == []  # nothing written (no ./runs/)
+
+
+# --------------------------------------------------------------- 12, 15. predict --image on a hostile file
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: p.write_text("not an image at all"), "cannot identify image file"),
+    (lambda p: fx.bomb_png(p), "pixels is over the limit of"),
+    (lambda p: None, "No such file"),
+])
+def test_predict_on_a_hostile_image_is_one_line(tmp_path: Path, tiny_path: Path, capsys: pytest.CaptureFixture[str],
+                                                make: Any, message: str) -> None:
+    run = make_run(tmp_path / "run", tiny_path)
+    image = tmp_path / "tile.png"
+    make(image)
+    code, out, err = cli(capsys, "predict", "--run", str(run), "--image", str(image))
+    assert code == 2 and out == "", (out, err)
+    line = err.strip()
+    assert "\n" not in line and line.startswith("pathreason: error: ") and str(image) in line and message in line, err
 
 
 # ------------------------------------------------------------------------- 5. a failed command leaves nothing

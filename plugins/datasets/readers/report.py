@@ -95,6 +95,9 @@ def summarize(
             summary.objects[split] = sum(len(s.boxes) for s in samples)
         summary.problems += [f"{split}: skipped {p}" for p in samples.report.skipped]
         summary.problems += [f"{split}: {p}" for p in decode_images(samples, f"{dataset} {split}", progress)]
+    if summary.splits and not any(summary.splits.values()):
+        summary.problems.append(f"no samples in any split ({', '.join(summary.splits)}): is {root} the {dataset} "
+                                "folder, laid out as its docs page shows?")
     return summary
 
 
