@@ -206,9 +206,6 @@ class GRPOSection(_TrainerSection):
     """lambda_f: R = R_task + format_weight * R_format."""
     format_reward: str = DEFAULTS["grpo"]["format_reward"]
     """The reward plugin of R_format."""
-    rewards: list[str] | None = None
-    """Reward plugins of R_task, replacing every task's own (``reward_names``); e.g.
-    ``["detection_mean_ap"]`` trains detection on mean AP over IoU 0.1/0.3/0.5 instead of AP@0.5."""
     loss_type: str = "grpo"
     """TRL's loss_type; "grpo" is the paper's Eq. 1 (per-sequence length normalisation)."""
     scale_rewards: Literal["group", "batch", "none"] = "group"
@@ -229,6 +226,14 @@ class GRPOSection(_TrainerSection):
                 f"divisible by num_generations = {self.num_generations} (TRL's GRPO batch counts completions)"
             )
         return self
+
+
+class PerformerGRPOSection(GRPOSection):
+    """The performer's GRPO phase: the GRPO settings, and which rewards it trains on."""
+
+    rewards: list[str] | None = None
+    """Reward plugins of R_task, replacing every task's own (``reward_names``); e.g.
+    ``["detection_mean_ap"]`` trains detection on mean AP over IoU 0.1/0.3/0.5 instead of AP@0.5."""
 
 
 class AllocatorSection(GRPOSection):
@@ -381,7 +386,7 @@ class RunConfig(BaseModel):
     lora: LoraConfigSection | None = Field(default_factory=lambda: LoraConfigSection())
     """``null`` means full fine-tuning (the tiny preset's recipe)."""
     sft: SFTSection = Field(default_factory=lambda: SFTSection())
-    grpo: GRPOSection = Field(default_factory=lambda: GRPOSection())
+    grpo: PerformerGRPOSection = Field(default_factory=lambda: PerformerGRPOSection())
     allocator: AllocatorSection = Field(default_factory=lambda: AllocatorSection())
     evaluation: EvaluationSection = Field(default_factory=lambda: EvaluationSection())
     slide: SlideSection = Field(default_factory=lambda: SlideSection())

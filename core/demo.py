@@ -46,15 +46,6 @@ QUICK = DemoProfile(n_train=4, n_test=2, sft_steps=2, sft_batch=4, grpo_steps=1,
 ROWS = (("untrained", "base", None), ("SFT", "sft", None), ("+Performer", "grpo", None),
         ("+Performer+Allocator", "grpo", "allocator"))
 
-#: What each task's longer default run reaches (``pathreason train --task T``, then ``pathreason
-#: ablate-budget``), quoted when the demo's short training cannot show a stage's effect.
-DEFAULT_RUN = {
-    "vqa": "the default VQA run (`pathreason train --task vqa`) reaches accuracy 0.66",
-    "subtyping": "the default subtyping run (`pathreason train --task subtyping`) reaches balanced accuracy "
-                 "1.00 at 256 tokens",
-    "detection": "the default detection run (`pathreason train --task detection`, 400 SFT steps) reaches "
-                 "mAP 0.072 (large glands 0.39)",
-}
 #: The allocator's goal on the demo's tiles: at most this share of ``static:256``'s TPI ...
 TPI_SHARE = 0.6
 #: ... with the task's primary metric at most this far below the performer's.
@@ -164,17 +155,19 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
     >>> stage_notes("t", "m", rows, None)
     ['GRPO left m unchanged (0.500 -> 0.500).']
     """
+    from pathreason.config import DEFAULTS
+
     by = {r["row"]: r for r in rows}
     notes: list[str] = []
-    default = DEFAULT_RUN.get(task)
-    longer = f"; {default}" if default else ""
+    figure = DEFAULTS.get("demo", {}).get("default_runs", {}).get(task)
+    longer = f"; the default {task} run (`pathreason train --task {task}`) reaches {figure}" if figure else ""
     base, sft, grpo, alloc = (by.get(k) for k in ("untrained", "SFT", "+Performer", "+Performer+Allocator"))
     if base and sft and ((sft[metric] or 0.0) <= (base[metric] or 0.0) or sft["format_rate"] < 1.0):
         notes.append(f"SFT did not lift {metric} clearly above the untrained model with format rate 1.00 "
                      f"within the demo's steps ({_v(base[metric])} -> {_v(sft[metric])}, format "
                      f"{sft['format_rate']:.2f}){longer}.")
-    if task == "detection" and grpo and not (grpo.get(metric) or 0.0) > 0:
-        notes.append(f"The performer found no box at IoU 0.5 on these tiles ({metric} {_v(grpo[metric])}){longer}.")
+    if grpo and not notes and not (grpo.get(metric) or 0.0) > 0:  # trained, well-formed, and still 0
+        notes.append(f"The trained performer scored 0 on these tiles ({metric} {_v(grpo[metric])}){longer}.")
     if sft and grpo:
         before, after = sft[metric] or 0.0, grpo[metric] or 0.0
         if abs(after - before) < 1e-9:

@@ -256,7 +256,9 @@ def test_sft_with_a_per_sample_loss(tmp_path: Path) -> None:
 
 
 def test_budget_mix_skips_the_excluded_difficulties_and_tasks(tmp_path: Path) -> None:
-    """Every sample is trained at the training budget; a mixed budget is added for the others only."""
+    """Every sample is trained at the training budget; a mixed budget is added for the others only, and
+    only where their level shows (the tiny preset's ``budget_mix_level_key``: a medium tile's floor is
+    64 tokens, above the mix's 16)."""
     engine = Engine(task=["subtyping", "detection"], output_dir=str(tmp_path / "run"), dataset__options={"n": 24},
                     sft={"budget_mix": [16], "budget_mix_exclude": ["fine", "detection"]})
     samples = engine.samples("train")
@@ -266,6 +268,7 @@ def test_budget_mix_skips_the_excluded_difficulties_and_tasks(tmp_path: Path) ->
         is_detection = "<answer> [" in row["completion"][0]["content"][0]["text"]
         by_kind[(is_detection, row["length"])] = by_kind.get((is_detection, row["length"]), 0) + 1
     coarse_subtyping = sum(s.task == "subtyping" and s.meta["difficulty"] == "coarse" for s in samples)
+    medium_subtyping = sum(s.task == "subtyping" and s.meta["difficulty"] == "medium" for s in samples)
     n_detection = sum(s.task == "detection" for s in samples)
-    assert coarse_subtyping == 4 and n_detection == 8
+    assert (coarse_subtyping, medium_subtyping, n_detection) == (3, 3, 8)
     assert by_kind == {(False, 256): 8, (False, 16): coarse_subtyping, (True, 256): n_detection}
