@@ -321,8 +321,10 @@ def _draw_examples(engine: Any, report: Any, n: int, folder: Path, per_task: int
             draw.rectangle([v * sx for v in box], outline=(0, 160, 0), width=2)
         if isinstance(r.parsed, list):  # a task that answers with boxes
             for box in r.parsed:
-                if isinstance(box, list) and len(box) == 4:
-                    draw.rectangle([float(v) * sx for v in box], outline=(220, 0, 0), width=2)
+                if isinstance(box, list) and len(box) == 4:  # as the model wrote it: corners in any order
+                    x0, y0, x1, y1 = (float(v) * sx for v in box)
+                    draw.rectangle([min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)], outline=(220, 0, 0),
+                                   width=2)
         text = (f"{r.task} | {r.difficulty or ''} | allocator gave {r.budget} -> {r.tokens} tokens\n"
                 f"Q: {r.prompt[:120]}\n{r.completion[:300]}\ngold: {sample.answer or sample.boxes}")
         lines = [ln for part in text.split("\n") for ln in (textwrap.wrap(part, 70) or [""])]

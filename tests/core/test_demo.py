@@ -58,3 +58,24 @@ def test_quick_demo_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_demo_rejects_an_unknown_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--quick", "--task", "segmentation", "--output", str(tmp_path / "d")]) == 2
     assert "segmentation" in capsys.readouterr().err
+
+
+def test_examples_draw_boxes_written_with_their_corners_in_any_order(tmp_path: Path) -> None:
+    """A model may write [x1, y1, x0, y0]; the demo draws it (it crashed the full demo once)."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from pathreason.api import Sample
+    from pathreason.demo import _draw_examples
+
+    Image.new("RGB", (100, 100), "white").save(tmp_path / "t.png")
+    sample = Sample(id="t", image=str(tmp_path / "t.png"), task="detection", boxes=[[10, 10, 50, 50]])
+    record = SimpleNamespace(id="t", task="detection", parsed=[[80, 80, 20, 20], [1, 2, 3]], difficulty="coarse",
+                             budget=64, tokens=64, prompt="find the glands", completion="<answer> ... </answer>")
+    engine = SimpleNamespace(samples=lambda split, n: [sample])
+    folder = _draw_examples(engine, SimpleNamespace(split="test", records=[record]), 1, tmp_path / "ex", 1)
+    drawn = Image.open(folder / "detection-1.png").convert("RGB")
+    scale = 448 / 100
+    assert drawn.getpixel((round(20 * scale), round(50 * scale))) == (220, 0, 0)  # the predicted box, in red
+    assert drawn.getpixel((round(10 * scale), round(30 * scale))) == (0, 160, 0)  # the gold box, in green
