@@ -153,7 +153,7 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
     ...          {"row": "+Performer", "m": 0.5, "format_rate": 1.0, "tpi": 256.0, "allocator_tpi": None},
     ...          {"row": "+Performer+Allocator", "m": 0.5, "format_rate": 1.0, "tpi": 100.0, "allocator_tpi": 256.0}]
     >>> stage_notes("t", "m", rows, None)
-    ['GRPO left m unchanged (0.500 -> 0.500).']
+    ["GRPO left m unchanged (0.500 -> 0.500) in the demo's few steps."]
     """
     from pathreason.config import DEFAULTS
 
@@ -172,9 +172,9 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
         before, after = sft[metric] or 0.0, grpo[metric] or 0.0
         if abs(after - before) < 1e-9:
             spread = ("" if grpo_zero_spread is None else
-                      f": {grpo_zero_spread:.0%} of its groups had the same reward for every completion, "
-                      "so GRPO had almost nothing to learn from at this scale")
-            notes.append(f"GRPO left {metric} unchanged ({_v(before)} -> {_v(after)}){spread}.")
+                      f"; in {grpo_zero_spread:.0%} of its prompt groups every completion had the same reward")
+            notes.append(f"GRPO left {metric} unchanged ({_v(before)} -> {_v(after)}) in the demo's few "
+                         f"steps{spread}.")
         elif after < before:
             notes.append(f"GRPO lowered {metric} ({_v(before)} -> {_v(after)}) in the demo's few steps.")
     if grpo and alloc:
@@ -247,8 +247,10 @@ def _markdown(tables: dict[str, list[dict[str, Any]]], notes: dict[str, list[str
             continue
         head, body = _cells(rows)
         lines = [f"### {task}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        tpi = {i for i, h in enumerate(head) if "TPI" in h}
         for cells in body:
-            lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
+            lines.append("| " + " | ".join(f"{c:.1f}" if i in tpi and isinstance(c, float) else _fmt(c)
+                                           for i, c in enumerate(cells)) + " |")
         lines += [f"\n{n}" for n in (notes or {}).get(task, [])]
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
@@ -268,7 +270,7 @@ def _plot_tradeoff(tables: dict[str, list[dict[str, Any]]], path: Path) -> Path:
         metric = next(k for k in entries[0] if k not in ("row", "budgeter"))
         for r in entries:
             if r["row"].startswith("+Performer"):
-                rows.append({"task": task, "budgeter": r["budgeter"], "tpi": r["tpi"], "value": r[metric] or 0.0,
+                rows.append({"task": task, "budgeter": r["budgeter"], "tpi": r["total_tpi"], "value": r[metric] or 0.0,
                              "metric": metric})
     return plot(rows, {}, path)
 
