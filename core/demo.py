@@ -110,7 +110,7 @@ def run_demo(tasks: Sequence[str] | None = None, quick: bool = False, output: st
         timings[name] = time.perf_counter() - t
         say(f"[{time.perf_counter() - started:5.0f}s] trained {name}")
 
-    rows = list(ROWS)
+    rows = ROWS
     evaluate(*rows[0])
     step("SFT", lambda: engine.sft())
     evaluate(*rows[1])
@@ -147,9 +147,8 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
                 ) -> list[str]:
     """One plain sentence for each stage whose effect the demo's own tiles do not show.
 
-    >>> rows = [{"row": "untrained", metric: 0.0, "format_rate": 0.0, "tpi": 256.0, "allocator_tpi": None}
-    ...         for metric in ["m"]]
-    >>> rows += [{"row": "SFT", "m": 0.5, "format_rate": 1.0, "tpi": 256.0, "allocator_tpi": None},
+    >>> rows = [{"row": "untrained", "m": 0.0, "format_rate": 0.0, "tpi": 256.0, "allocator_tpi": None},
+    ...         {"row": "SFT", "m": 0.5, "format_rate": 1.0, "tpi": 256.0, "allocator_tpi": None},
     ...          {"row": "+Performer", "m": 0.5, "format_rate": 1.0, "tpi": 256.0, "allocator_tpi": None},
     ...          {"row": "+Performer+Allocator", "m": 0.5, "format_rate": 1.0, "tpi": 100.0, "allocator_tpi": 256.0}]
     >>> stage_notes("t", "m", rows, None)
@@ -164,19 +163,19 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
     base, sft, grpo, alloc = (by.get(k) for k in ("untrained", "SFT", "+Performer", "+Performer+Allocator"))
     if base and sft and ((sft[metric] or 0.0) <= (base[metric] or 0.0) or sft["format_rate"] < 1.0):
         notes.append(f"SFT did not lift {metric} clearly above the untrained model with format rate 1.00 "
-                     f"within the demo's steps ({_v(base[metric])} -> {_v(sft[metric])}, format "
+                     f"within the demo's steps ({_fmt(base[metric])} -> {_fmt(sft[metric])}, format "
                      f"{sft['format_rate']:.2f}){longer}.")
     if grpo and not notes and not (grpo.get(metric) or 0.0) > 0:  # trained, well-formed, and still 0
-        notes.append(f"The trained performer scored 0 on these tiles ({metric} {_v(grpo[metric])}){longer}.")
+        notes.append(f"The trained performer scored 0 on these tiles ({metric} {_fmt(grpo[metric])}){longer}.")
     if sft and grpo:
         before, after = sft[metric] or 0.0, grpo[metric] or 0.0
         if abs(after - before) < 1e-9:
             spread = ("" if grpo_zero_spread is None else
                       f"; in {grpo_zero_spread:.0%} of its prompt groups every completion had the same reward")
-            notes.append(f"GRPO left {metric} unchanged ({_v(before)} -> {_v(after)}) in the demo's few "
+            notes.append(f"GRPO left {metric} unchanged ({_fmt(before)} -> {_fmt(after)}) in the demo's few "
                          f"steps{spread}.")
         elif after < before:
-            notes.append(f"GRPO lowered {metric} ({_v(before)} -> {_v(after)}) in the demo's few steps.")
+            notes.append(f"GRPO lowered {metric} ({_fmt(before)} -> {_fmt(after)}) in the demo's few steps.")
     if grpo and alloc:
         share = alloc["tpi"] / grpo["tpi"] if grpo["tpi"] else 1.0
         drop = (grpo[metric] or 0.0) - (alloc[metric] or 0.0)
@@ -185,10 +184,6 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
                          f"(goal: at most {TPI_SHARE:.0%}) and changed {metric} by {-drop:+.3f} (goal: within "
                          f"{METRIC_SLACK:.2f}); `python benchmarks/allocator.py` trains and measures it at length.")
     return notes
-
-
-def _v(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 def _table(engine: Any, task: str, reports: dict[str, Any], labels: Sequence[tuple[str, str, str | None]]
