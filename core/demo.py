@@ -143,22 +143,30 @@ def run_demo(tasks: Sequence[str] | None = None, quick: bool = False, output: st
     return result
 
 
-def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zero_spread: float | None
-                ) -> list[str]:
+def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zero_spread: float | None,
+                figures: dict[str, Any] | None = None) -> list[str]:
     """One plain sentence for each stage whose effect the demo's own tiles do not show.
 
     >>> rows = [{"row": "untrained", "m": 0.0, "format_rate": 0.0, "tpi": 256.0, "allocator_tpi": None},
     ...         {"row": "SFT", "m": 0.5, "format_rate": 1.0, "tpi": 256.0, "allocator_tpi": None},
     ...          {"row": "+Performer", "m": 0.5, "format_rate": 1.0, "tpi": 256.0, "allocator_tpi": None},
     ...          {"row": "+Performer+Allocator", "m": 0.5, "format_rate": 1.0, "tpi": 100.0, "allocator_tpi": 256.0}]
-    >>> stage_notes("t", "m", rows, None)
+    >>> stage_notes("t", "m", rows, None, {})
     ["GRPO left m unchanged (0.500 -> 0.500) in the demo's few steps."]
-    """
-    from pathreason.config import DEFAULTS
+    >>> stage_notes("t", "m", rows, None, {"grpo": "SFT on 16 tiles 0.50, then GRPO 0.50"})[0]
+    "GRPO left m unchanged (0.500 -> 0.500) in the demo's few steps; at this scale GRPO does not measurably help beyond SFT (SFT on 16 tiles 0.50, then GRPO 0.50)."
 
+    ``figures`` (default: ``demo`` in the runtime's defaults) holds what the longer runs measured:
+    ``default_runs`` (each task's default run), ``grpo`` (what GRPO adds, from ``benchmarks/grpo.py``)
+    and ``allocator`` (each task's allocator in ``benchmarks/allocator.py``).
+    """
+    if figures is None:
+        from pathreason.config import DEFAULTS
+
+        figures = DEFAULTS.get("demo", {})
     by = {r["row"]: r for r in rows}
     notes: list[str] = []
-    figure = DEFAULTS.get("demo", {}).get("default_runs", {}).get(task)
+    figure = figures.get("default_runs", {}).get(task)
     longer = f"; the default {task} run (`pathreason train --task {task}`) reaches {figure}" if figure else ""
     base, sft, grpo, alloc = (by.get(k) for k in ("untrained", "SFT", "+Performer", "+Performer+Allocator"))
     if base and sft and ((sft[metric] or 0.0) <= (base[metric] or 0.0) or sft["format_rate"] < 1.0):
@@ -167,22 +175,25 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
                      f"{sft['format_rate']:.2f}){longer}.")
     if grpo and not notes and not (grpo.get(metric) or 0.0) > 0:  # trained, well-formed, and still 0
         notes.append(f"The trained performer scored 0 on these tiles ({metric} {_fmt(grpo[metric])}){longer}.")
+    measured = figures.get("grpo")
+    at_scale = f"; at this scale GRPO does not measurably help beyond SFT ({measured})" if measured else ""
     if sft and grpo:
         before, after = sft[metric] or 0.0, grpo[metric] or 0.0
         if abs(after - before) < 1e-9:
             spread = ("" if grpo_zero_spread is None else
                       f"; in {grpo_zero_spread:.0%} of its prompt groups every completion had the same reward")
             notes.append(f"GRPO left {metric} unchanged ({_fmt(before)} -> {_fmt(after)}) in the demo's few "
-                         f"steps{spread}.")
+                         f"steps{spread}{at_scale}.")
         elif after < before:
-            notes.append(f"GRPO lowered {metric} ({_fmt(before)} -> {_fmt(after)}) in the demo's few steps.")
+            notes.append(f"GRPO lowered {metric} ({_fmt(before)} -> {_fmt(after)}) in the demo's few steps{at_scale}.")
     if grpo and alloc:
         share = alloc["tpi"] / grpo["tpi"] if grpo["tpi"] else 1.0
         drop = (grpo[metric] or 0.0) - (alloc[metric] or 0.0)
         if share > TPI_SHARE or drop > METRIC_SLACK:
             notes.append(f"The allocator kept {share:.0%} of static:{grpo['tpi']:.0f}'s tokens per image "
                          f"(goal: at most {TPI_SHARE:.0%}) and changed {metric} by {-drop:+.3f} (goal: within "
-                         f"{METRIC_SLACK:.2f}); `python benchmarks/allocator.py` trains and measures it at length.")
+                         f"{METRIC_SLACK:.2f}); `python benchmarks/allocator.py` trains and measures it at length"
+                         + (f": {figures['allocator'][task]}." if figures.get("allocator", {}).get(task) else "."))
     return notes
 
 

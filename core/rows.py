@@ -34,9 +34,9 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
              images: Sequence[Image.Image], box_frame: str) -> list[dict[str, Any]]:
     """Prompt/completion conversations with the image resized to its budget, shuffled (seeded).
 
-    With ``sft.budget_mix`` each sample also appears at a budget drawn from the mix (so the performer
-    learns to answer at every budget the allocator may choose), except samples whose difficulty or
-    task is in ``sft.budget_mix_exclude``.
+    With ``sft.budget_mix`` each sample also appears at a budget drawn from the mix, or at each of
+    them (``sft.budget_mix_draws: all``), so the performer learns to answer at every budget the
+    allocator may choose, except samples whose difficulty or task is in ``sft.budget_mix_exclude``.
     """
     rng = random.Random(config.seed)
     sft = config.sft
@@ -48,7 +48,7 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
         excluded = sample.meta.get("difficulty") in sft.budget_mix_exclude or sample.task in sft.budget_mix_exclude
         mix = _visible_mix(sft.budget_mix or [], sample, sft.budget_mix_level_key)
         if mix and not excluded:
-            budgets.append(rng.choice(mix))
+            budgets += mix if sft.budget_mix_draws == "all" else [rng.choice(mix)]
         for budget in budgets:
             view = make_view(image.size, budget, box_frame, config.budget.patch)
             rows.append({

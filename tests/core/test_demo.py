@@ -79,3 +79,32 @@ def test_examples_draw_boxes_written_with_their_corners_in_any_order(tmp_path: P
     scale = 448 / 100
     assert drawn.getpixel((round(20 * scale), round(50 * scale))) == (220, 0, 0)  # the predicted box, in red
     assert drawn.getpixel((round(10 * scale), round(30 * scale))) == (0, 160, 0)  # the gold box, in green
+
+
+def test_stage_notes_quote_the_longer_runs_where_the_demo_shows_nothing() -> None:
+    """Each stage whose effect the demo's tiles do not show gets one sentence with the longer run's figure."""
+    from pathreason.demo import stage_notes
+
+    def row(label: str, m: float, fmt: float, tpi: float, own: float | None = None) -> dict[str, object]:
+        return {"row": label, "m": m, "format_rate": fmt, "tpi": tpi, "allocator_tpi": own}
+
+    figures = {"default_runs": {"t": "m 0.90"}, "grpo": "label-scarce: SFT 0.60, +GRPO 0.60",
+               "allocator": {"t": "m 0.88 at TPI 120"}}
+    quiet = [row("untrained", 0.0, 0.0, 256), row("SFT", 0.5, 1.0, 256), row("+Performer", 0.6, 1.0, 256),
+             row("+Performer+Allocator", 0.6, 1.0, 150, 256)]
+    assert stage_notes("t", "m", quiet, 0.5, figures) == []  # SFT lifts, GRPO helps, allocator at 59 %
+
+    notes = stage_notes("t", "m", [row("untrained", 0.0, 0.0, 256), row("SFT", 0.0, 0.75, 256),
+                                   row("+Performer", 0.0, 1.0, 256), row("+Performer+Allocator", 0.0, 1.0, 200, 256)],
+                        0.25, figures)
+    assert notes[0] == ("SFT did not lift m clearly above the untrained model with format rate 1.00 within the "
+                        "demo's steps (0.000 -> 0.000, format 0.75); the default t run (`pathreason train --task t`) "
+                        "reaches m 0.90.")
+    assert notes[1] == ("GRPO left m unchanged (0.000 -> 0.000) in the demo's few steps; in 25% of its prompt groups "
+                        "every completion had the same reward; at this scale GRPO does not measurably help beyond SFT "
+                        "(label-scarce: SFT 0.60, +GRPO 0.60).")
+    # 200 / 256 = 78 % of the tokens: over the 60 % goal, with the benchmark's figure
+    assert notes[2].startswith("The allocator kept 78% of static:256's tokens per image (goal: at most 60%)")
+    assert notes[2].endswith("measures it at length: m 0.88 at TPI 120.")
+    lowered = stage_notes("t", "m", [row("SFT", 0.5, 1.0, 256), row("+Performer", 0.4, 1.0, 256)], None, {})
+    assert lowered == ["GRPO lowered m (0.500 -> 0.400) in the demo's few steps."]

@@ -43,6 +43,19 @@ def test_the_level_floor_keeps_mixed_budgets_where_the_detail_shows() -> None:
     assert min(r["length"] for r in floor64) >= 64 and {r["length"] for r in floor64} >= {64, 121}
 
 
+def test_draws_all_shows_every_sample_at_every_budget_where_its_detail_shows() -> None:
+    """With ``budget_mix_draws: all`` an easy sample and its harder twin meet equally often at every
+    budget both show at (with one draw, 64 tokens held 1/4 of the easy samples and 1/2 of the twins)."""
+    config = RunConfig.build({"sft": {"budget_mix": [16, 32, 64, 128], "budget_mix_level_key": "level_tokens",
+                                      "budget_mix_draws": "all"}}, apply_preset=False)
+    samples, images = _samples([16] * 3 + [64] * 3 + [256] * 3)
+    rows = sft_rows(config, {"subtyping": get_task("subtyping")}, samples, images, "absolute")
+    lengths = sorted(r["length"] for r in rows)
+    # 16-level: 256 + 16, 25, 64, 121; 64-level: 256 + 64, 121; 256-level: 256 only
+    assert lengths == sorted([256] * 9 + [16, 25, 64, 121] * 3 + [64, 121] * 3)
+    assert lengths.count(64) == lengths.count(121) == 6
+
+
 def test_grpo_rows_carry_the_reward_columns() -> None:
     config = RunConfig.build({}, apply_preset=False)
     samples, images = _samples([None])
