@@ -1,9 +1,9 @@
 """What GRPO adds beyond SFT on the embedded default, measured where it can show.
 
-    python benchmarks/grpo.py label-scarce [--output runs/grpo-bench] [--small 64] [--grpo-steps 60]
+    python benchmarks/grpo.py label-scarce [--task subtyping] [--output runs/grpo-bench] [--small 64] [--grpo-steps 60]
     python benchmarks/grpo.py detection-reward --sft-run runs/det [--output runs/grpo-bench] [--grpo-steps 30]
 
-``label-scarce`` (subtyping): SFT on a small part of the training split (the part that would carry
+``label-scarce`` (``--task``, default subtyping): SFT on a small part of the training split (the part that would carry
 rationales), then GRPO on all of it with labels only (the reward), against SFT on the small part
 alone and SFT on everything. ``detection-reward``: from one detection SFT model, GRPO with the paper's
 reward (``detection``: AP@0.5 per image) against the metric-aligned ``detection_mean_ap`` (AP averaged
@@ -52,18 +52,18 @@ def _timed(fn: Any) -> float:
 def label_scarce(args: argparse.Namespace) -> list[dict[str, Any]]:
     from pathreason import Engine
 
-    out = Path(args.output) / "label-scarce"
+    out = Path(args.output) / ("label-scarce" if args.task == "subtyping" else f"label-scarce-{args.task}")
     grpo = {"max_steps": args.grpo_steps, "learning_rate": args.grpo_lr, "num_generations": args.generations,
             "per_device_train_batch_size": args.generations * 2}
     rows = []
-    small = Engine(task="subtyping", output_dir=str(out / "small"), dataset__options={"n": args.small}, grpo=grpo)
+    small = Engine(task=args.task, output_dir=str(out / "small"), dataset__options={"n": args.small}, grpo=grpo)
     seconds = _timed(small.sft)
     rows.append({"regime": f"SFT on {args.small} samples", **_evaluate(small, "sft"), "wall_s": seconds})
     scarce = Engine.load(small.run.path, dataset__options={"n": args.full}, grpo=grpo)
     seconds = _timed(scarce.grpo)
     rows.append({"regime": f"SFT on {args.small}, then GRPO on {args.full} (labels only)",
                  **_evaluate(scarce, "grpo"), **_spread(scarce), "wall_s": seconds})
-    full = Engine(task="subtyping", output_dir=str(out / "full"), dataset__options={"n": args.full})
+    full = Engine(task=args.task, output_dir=str(out / "full"), dataset__options={"n": args.full})
     seconds = _timed(full.sft)
     rows.append({"regime": f"SFT on all {args.full}", **_evaluate(full, "sft"), "wall_s": seconds})
     return rows
@@ -96,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("regime", choices=["label-scarce", "detection-reward"])
     parser.add_argument("--output", default="runs/grpo-bench")
+    parser.add_argument("--task", default="subtyping", choices=["vqa", "subtyping"], help="label-scarce: the task")
     parser.add_argument("--small", type=int, default=64, help="label-scarce: SFT samples")
     parser.add_argument("--full", type=int, default=512, help="label-scarce: GRPO samples (the whole split)")
     parser.add_argument("--grpo-steps", type=int, default=60)
@@ -105,7 +106,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = label_scarce(args) if args.regime == "label-scarce" else detection_reward(args)
     Path(args.output).mkdir(parents=True, exist_ok=True)
-    (Path(args.output) / f"{args.regime}.json").write_text(json.dumps(rows, indent=2, default=str))
+    name = args.regime if args.regime != "label-scarce" or args.task == "subtyping" else f"{args.regime}-{args.task}"
+    (Path(args.output) / f"{name}.json").write_text(json.dumps(rows, indent=2, default=str))
     print(f"\n{args.regime}: regime | {rows[0]['metric']} | by level | format rate | frac_reward_zero_std | wall s")
     for r in rows:
         zero, wall = r.get("frac_reward_zero_std"), r.get("wall_s")
