@@ -44,6 +44,8 @@ class SynthpathOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     n: int | None = Field(None, ge=0, description="number of samples, a whole number >= 0; default: the split's size")
+    n_train: int | None = Field(None, ge=0, description="number of samples of the train split only, a whole number "
+                                ">= 0 (over n there; the other splits keep n or their size)")
     seed: int = Field(0, description="the seed of the generated split, a whole number")
     task: Literal["subtyping", "vqa", "detection"] | None = Field(
         None, description="one task, or none for the round-robin mix of all three")

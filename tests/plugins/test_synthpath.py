@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pathreason  # noqa: E402
-from pathreason import ConfigError, Sample  # noqa: E402
+from pathreason import ConfigError, DataError, Sample  # noqa: E402
 from pathreason.api.budget import make_view, resize_to_budget  # noqa: E402
 from pathreason.api.sample import dataset_to_samples, samples_to_dataset  # noqa: E402
 from pathreason.plugins.datasets.readers.regions import connected_runs  # noqa: E402
@@ -45,6 +45,15 @@ def test_plugin_returns_samples_deterministically():
     assert [s.to_dict() | {"image": None} for s in samples] == [s.to_dict() | {"image": None} for s in again]
     other_seed = synthpath(split="train", n=9, seed=4)
     assert not {digest(s) for s in samples} & {digest(s) for s in other_seed}
+
+
+def test_n_train_sizes_the_train_split_only():
+    """A small labelled train split is evaluated on the usual test split (``n`` sizes every split)."""
+    assert len(synthpath(split="train", task="vqa", n_train=5)) == 5
+    assert len(synthpath(split="test", task="vqa", n_train=5)) == 144
+    assert len(synthpath(split="validation", task="vqa", n=7, n_train=5)) == 7
+    with pytest.raises(DataError, match="n_train"):
+        synthpath(split="train", n_train=-1)
 
 
 def test_prefix_mix_and_splits():

@@ -14,13 +14,19 @@ from pathreason.api import DatasetSpec, hookimpl
 
 def load(split: str = "train", **options: Any) -> list[Any]:
     """``generate(split, n=None, seed=0, task=None, tile=448, real_background=False, progress=None)`` of the
-    generator, its options checked first (:class:`~pathreason.plugins.datasets.options.SynthpathOptions`:
+    generator (``n_train``: ``n`` for the train split only), its options checked first (:class:`~pathreason.plugins.datasets.options.SynthpathOptions`:
     a wrong or unknown one is a one-line :class:`~pathreason.api.DataError`)."""
     from pathreason.plugins.datasets.options import SynthpathOptions, validate_options
     from pathreason.plugins.datasets.synthpath.generator import generate
 
+    from pathreason.plugins.datasets.synthpath.generator import canonical_split
+
     parsed = validate_options(SynthpathOptions, "synthpath", options)
-    return generate(split, **parsed.model_dump(exclude_unset=True))
+    settings = parsed.model_dump(exclude_unset=True)
+    n_train = settings.pop("n_train", None)
+    if n_train is not None and canonical_split(split) == "train":
+        settings["n"] = n_train  # a small labelled train split, evaluated on the usual test split
+    return generate(split, **settings)
 
 
 @hookimpl
