@@ -1,6 +1,6 @@
 """What GRPO adds beyond SFT on the embedded default, measured where it can show.
 
-    python benchmarks/grpo.py label-scarce [--task subtyping] [--output runs/grpo-bench] [--small 64] [--grpo-steps 60]
+    python benchmarks/grpo.py label-scarce [--task subtyping] [--output runs/grpo-bench] [--small 16] [--grpo-steps 60] [--grpo-lr 1e-4]
                                            [--full-run runs/learning/subtyping]
     python benchmarks/grpo.py detection-reward --sft-run runs/det [--output runs/grpo-bench] [--grpo-steps 30]
 
@@ -103,12 +103,12 @@ def main() -> None:
     parser.add_argument("regime", choices=["label-scarce", "detection-reward"])
     parser.add_argument("--output", default="runs/grpo-bench")
     parser.add_argument("--task", default="subtyping", choices=["vqa", "subtyping"], help="label-scarce: the task")
-    parser.add_argument("--small", type=int, default=64, help="label-scarce: SFT samples")
+    parser.add_argument("--small", type=int, default=16, help="label-scarce: SFT samples")
     parser.add_argument("--full", type=int, default=512, help="label-scarce: GRPO samples (the whole split)")
     parser.add_argument("--full-run", default=None,
                         help="label-scarce: a run of the task whose SFT saw the whole train split (not trained again)")
     parser.add_argument("--grpo-steps", type=int, default=60)
-    parser.add_argument("--grpo-lr", type=float, default=2e-5)
+    parser.add_argument("--grpo-lr", type=float, default=1e-4)
     parser.add_argument("--generations", type=int, default=8)
     parser.add_argument("--sft-run", default=None, help="detection-reward: a detection run with SFT done")
     args = parser.parse_args()

@@ -153,12 +153,13 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
     ...          {"row": "+Performer+Allocator", "m": 0.5, "format_rate": 1.0, "tpi": 100.0, "allocator_tpi": 256.0}]
     >>> stage_notes("t", "m", rows, None, {})
     ["GRPO left m unchanged (0.500 -> 0.500) in the demo's few steps."]
-    >>> stage_notes("t", "m", rows, None, {"grpo": "SFT on 16 tiles 0.50, then GRPO 0.50"})[0]
-    "GRPO left m unchanged (0.500 -> 0.500) in the demo's few steps; at this scale GRPO does not measurably help beyond SFT (SFT on 16 tiles 0.50, then GRPO 0.50)."
+    >>> stage_notes("t", "m", rows, None, {"grpo": "at this scale it does not help (0.50 -> 0.50)"})[0]
+    "GRPO left m unchanged (0.500 -> 0.500) in the demo's few steps; at this scale it does not help (0.50 -> 0.50)."
 
     ``figures`` (default: ``demo`` in the runtime's defaults) holds what the longer runs measured:
-    ``default_runs`` (each task's default run), ``grpo`` (what GRPO adds, from ``benchmarks/grpo.py``)
-    and ``allocator`` (each task's allocator in ``benchmarks/allocator.py``).
+    ``default_runs`` (each task's default run), ``grpo`` (a clause on what GRPO adds where it can
+    show, from ``benchmarks/grpo.py``) and ``allocator`` (each task's allocator in
+    ``benchmarks/allocator.py``).
     """
     if figures is None:
         from pathreason.config import DEFAULTS
@@ -175,8 +176,7 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
                      f"{sft['format_rate']:.2f}){longer}.")
     if grpo and not notes and not (grpo.get(metric) or 0.0) > 0:  # trained, well-formed, and still 0
         notes.append(f"The trained performer scored 0 on these tiles ({metric} {_fmt(grpo[metric])}){longer}.")
-    measured = figures.get("grpo")
-    at_scale = f"; at this scale GRPO does not measurably help beyond SFT ({measured})" if measured else ""
+    at_scale = f"; {figures['grpo']}" if figures.get("grpo") else ""
     if sft and grpo:
         before, after = sft[metric] or 0.0, grpo[metric] or 0.0
         if abs(after - before) < 1e-9:

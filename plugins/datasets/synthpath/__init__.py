@@ -17,9 +17,7 @@ def load(split: str = "train", **options: Any) -> list[Any]:
     generator (``n_train``: ``n`` for the train split only), its options checked first (:class:`~pathreason.plugins.datasets.options.SynthpathOptions`:
     a wrong or unknown one is a one-line :class:`~pathreason.api.DataError`)."""
     from pathreason.plugins.datasets.options import SynthpathOptions, validate_options
-    from pathreason.plugins.datasets.synthpath.generator import generate
-
-    from pathreason.plugins.datasets.synthpath.generator import canonical_split
+    from pathreason.plugins.datasets.synthpath.generator import canonical_split, generate
 
     parsed = validate_options(SynthpathOptions, "synthpath", options)
     settings = parsed.model_dump(exclude_unset=True)
