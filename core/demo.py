@@ -13,6 +13,7 @@ its numbers show the method working end to end, not what the defaults reach; ``b
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -153,13 +154,12 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
     ...          {"row": "+Performer+Allocator", "m": 0.5, "format_rate": 1.0, "tpi": 100.0, "allocator_tpi": 256.0}]
     >>> stage_notes("t", "m", rows, None, {})
     ["GRPO left m unchanged (0.500 -> 0.500) in the demo's few steps."]
-    >>> stage_notes("t", "m", rows, None, {"grpo": "at this scale it does not help (0.50 -> 0.50)"})[0]
+    >>> stage_notes("t", "m", rows, None, {"grpo": {"t": "at this scale it does not help (0.50 -> 0.50)"}})[0]
     "GRPO left m unchanged (0.500 -> 0.500) in the demo's few steps; at this scale it does not help (0.50 -> 0.50)."
 
     ``figures`` (default: ``demo`` in the runtime's defaults) holds what the longer runs measured:
-    ``default_runs`` (each task's default run), ``grpo`` (a clause on what GRPO adds where it can
-    show, from ``benchmarks/grpo.py``) and ``allocator`` (each task's allocator in
-    ``benchmarks/allocator.py``).
+    ``default_runs`` (each task's default run), ``grpo`` (per task, a clause on what GRPO adds in
+    ``benchmarks/grpo.py``) and ``allocator`` (per task, its allocator in ``benchmarks/allocator.py``).
     """
     if figures is None:
         from pathreason.config import DEFAULTS
@@ -176,7 +176,8 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
                      f"{sft['format_rate']:.2f}){longer}.")
     if grpo and not notes and not (grpo.get(metric) or 0.0) > 0:  # trained, well-formed, and still 0
         notes.append(f"The trained performer scored 0 on these tiles ({metric} {_fmt(grpo[metric])}){longer}.")
-    at_scale = f"; {figures['grpo']}" if figures.get("grpo") else ""
+    at_length = figures.get("grpo", {}).get(task)
+    at_scale = f"; {at_length}" if at_length else ""
     if sft and grpo:
         before, after = sft[metric] or 0.0, grpo[metric] or 0.0
         if abs(after - before) < 1e-9:
@@ -188,10 +189,10 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
             notes.append(f"GRPO lowered {metric} ({_fmt(before)} -> {_fmt(after)}) in the demo's few steps{at_scale}.")
     if grpo and alloc:
         share = alloc["tpi"] / grpo["tpi"] if grpo["tpi"] else 1.0
-        drop = (grpo[metric] or 0.0) - (alloc[metric] or 0.0)
-        if share > TPI_SHARE or drop > METRIC_SLACK:
+        change = (alloc[metric] or 0.0) - (grpo[metric] or 0.0)
+        if share > TPI_SHARE or -change > METRIC_SLACK:
             notes.append(f"The allocator kept {share:.0%} of static:{grpo['tpi']:.0f}'s tokens per image "
-                         f"(goal: at most {TPI_SHARE:.0%}) and changed {metric} by {-drop:+.3f} (goal: within "
+                         f"(goal: at most {TPI_SHARE:.0%}) and changed {metric} by {change:+.3f} (goal: within "
                          f"{METRIC_SLACK:.2f}); `python benchmarks/allocator.py` trains and measures it at length"
                          + (f": {figures['allocator'][task]}." if figures.get("allocator", {}).get(task) else "."))
     return notes
@@ -257,13 +258,14 @@ def _markdown(tables: dict[str, list[dict[str, Any]]], notes: dict[str, list[str
         for cells in body:
             lines.append("| " + " | ".join(f"{c:.1f}" if i in tpi and isinstance(c, float) else _fmt(c)
                                            for i, c in enumerate(cells)) + " |")
-        lines += [f"\n{n}" for n in (notes or {}).get(task, [])]
+        task_notes = (notes or {}).get(task, [])
+        lines += ["", *(f"- {n}" for n in task_notes)] if task_notes else []
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):  # nan: nothing to score (no open question)
         return "-"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 

@@ -88,7 +88,7 @@ def test_stage_notes_quote_the_longer_runs_where_the_demo_shows_nothing() -> Non
     def row(label: str, m: float, fmt: float, tpi: float, own: float | None = None) -> dict[str, object]:
         return {"row": label, "m": m, "format_rate": fmt, "tpi": tpi, "allocator_tpi": own}
 
-    figures = {"default_runs": {"t": "m 0.90"}, "grpo": "at length, from labels alone, it lifts m 0.60 -> 0.80",
+    figures = {"default_runs": {"t": "m 0.90"}, "grpo": {"t": "at length, from labels alone, it lifts m 0.60 -> 0.80"},
                "allocator": {"t": "m 0.88 at TPI 120"}}
     quiet = [row("untrained", 0.0, 0.0, 256), row("SFT", 0.5, 1.0, 256), row("+Performer", 0.6, 1.0, 256),
              row("+Performer+Allocator", 0.6, 1.0, 150, 256)]
@@ -107,3 +107,8 @@ def test_stage_notes_quote_the_longer_runs_where_the_demo_shows_nothing() -> Non
     assert notes[2].endswith("measures it at length: m 0.88 at TPI 120.")
     lowered = stage_notes("t", "m", [row("SFT", 0.5, 1.0, 256), row("+Performer", 0.4, 1.0, 256)], None, {})
     assert lowered == ["GRPO lowered m (0.500 -> 0.400) in the demo's few steps."]
+    # the allocator changed nothing: "+0.000", not "-0.000"
+    same = stage_notes("u", "m", [row("+Performer", 0.5, 1.0, 256), row("+Performer+Allocator", 0.5, 1.0, 256, 256)],
+                       None, figures)
+    assert same == ["The allocator kept 100% of static:256's tokens per image (goal: at most 60%) and changed m by "
+                    "+0.000 (goal: within 0.01); `python benchmarks/allocator.py` trains and measures it at length."]
