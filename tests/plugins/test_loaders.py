@@ -686,6 +686,7 @@ def test_synthpath_options_follow_the_generator_signature():
     from pathreason.plugins.datasets.synthpath.generator import generate
 
     parameters = inspect.signature(generate).parameters
-    assert set(SynthpathOptions.model_fields) == set(parameters) - {"split"}
-    assert {k: f.default for k, f in SynthpathOptions.model_fields.items()} == {
-        k: p.default for k, p in parameters.items() if k != "split"}
+    # n_train is the loader's own (n for the train split only); every other option is generate's
+    fields = {k: f for k, f in SynthpathOptions.model_fields.items() if k != "n_train"}
+    assert set(fields) == set(parameters) - {"split"} and SynthpathOptions.model_fields["n_train"].default is None
+    assert {k: f.default for k, f in fields.items()} == {k: p.default for k, p in parameters.items() if k != "split"}
