@@ -51,10 +51,16 @@ def _timed(fn: Any) -> float:
     return time.perf_counter() - start
 
 
+def _name(args: argparse.Namespace) -> str:
+    """The regime's name in ``--output`` (its folder and JSON): label-scarce runs of another task than
+    subtyping carry the task's name."""
+    return args.regime if args.regime != "label-scarce" or args.task == "subtyping" else f"{args.regime}-{args.task}"
+
+
 def label_scarce(args: argparse.Namespace) -> list[dict[str, Any]]:
     from pathreason import Engine
 
-    out = Path(args.output) / ("label-scarce" if args.task == "subtyping" else f"label-scarce-{args.task}")
+    out = Path(args.output) / _name(args)
     grpo = {"max_steps": args.grpo_steps, "learning_rate": args.grpo_lr, "num_generations": args.generations,
             "per_device_train_batch_size": args.generations * 2}
     rows = []
@@ -114,8 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = label_scarce(args) if args.regime == "label-scarce" else detection_reward(args)
     Path(args.output).mkdir(parents=True, exist_ok=True)
-    name = args.regime if args.regime != "label-scarce" or args.task == "subtyping" else f"{args.regime}-{args.task}"
-    (Path(args.output) / f"{name}.json").write_text(json.dumps(rows, indent=2, default=str))
+    (Path(args.output) / f"{_name(args)}.json").write_text(json.dumps(rows, indent=2, default=str))
     print(f"\n{args.regime}: regime | {rows[0]['metric']} | by level | format rate | frac_reward_zero_std | wall s")
     for r in rows:
         zero, wall = r.get("frac_reward_zero_std"), r.get("wall_s")

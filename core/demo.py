@@ -176,8 +176,8 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
                      f"{sft['format_rate']:.2f}){longer}.")
     if grpo and not notes and not (grpo.get(metric) or 0.0) > 0:  # trained, well-formed, and still 0
         notes.append(f"The trained performer scored 0 on these tiles ({metric} {_fmt(grpo[metric])}){longer}.")
-    at_length = figures.get("grpo", {}).get(task)
-    at_scale = f"; {at_length}" if at_length else ""
+    grpo_figure, alloc_figure = (figures.get(stage, {}).get(task) for stage in ("grpo", "allocator"))
+    at_scale = f"; {grpo_figure}" if grpo_figure else ""
     if sft and grpo:
         before, after = sft[metric] or 0.0, grpo[metric] or 0.0
         if abs(after - before) < 1e-9:
@@ -194,7 +194,7 @@ def stage_notes(task: str, metric: str, rows: Sequence[dict[str, Any]], grpo_zer
             notes.append(f"The allocator kept {share:.0%} of static:{grpo['tpi']:.0f}'s tokens per image "
                          f"(goal: at most {TPI_SHARE:.0%}) and changed {metric} by {change:+.3f} (goal: within "
                          f"{METRIC_SLACK:.2f}); `python benchmarks/allocator.py` trains and measures it at length"
-                         + (f": {figures['allocator'][task]}." if figures.get("allocator", {}).get(task) else "."))
+                         + (f": {alloc_figure}." if alloc_figure else "."))
     return notes
 
 
