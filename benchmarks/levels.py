@@ -8,7 +8,8 @@ each level's detail pays off exactly from its own budget.
 For each task it runs ``Engine(task=TASK).train()`` with nothing overridden (the tiny preset's
 recipe; SFT then GRPO), evaluates the test split (144 tiles, 48 per level; a seed training never
 saw) at ``static:N`` for each budget, and prints the task's primary metric per level
-(``meta["difficulty"]``) and budget, then the rules, PASS or FAIL:
+(``meta["difficulty"]``) and budget, the mean per-sample score by question family
+(``meta["category"]``, where a level has several: VQA), then the rules, PASS or FAIL:
 
 * **rise**: a level's metric at its own budget (``meta["level_tokens"]``: coarse 16, medium 64,
   fine 256) is at least 20 points above its metric at the largest budget evaluated below it. The
@@ -68,9 +69,21 @@ def blind_metric(task: Any, samples: Sequence[Any]) -> float:
     return float(task.metrics(samples, answers)[name])
 
 
+def category_scores(records: Sequence[Any], samples: Sequence[Any]) -> dict[str, float]:
+    """The mean per-sample score by ``"<level> <meta['category']>"`` (VQA: the question family)."""
+    by_id = {s.id: s for s in samples}
+    groups: dict[str, list[float]] = {}
+    for record in records:
+        meta = by_id[record.id].meta
+        groups.setdefault(f"{meta.get('difficulty')} {meta.get('category')}", []).append(float(record.score))
+    return {key: sum(v) / len(v) for key, v in sorted(groups.items())}
+
+
 def level_table(engine: Any, task: str, budgets: Sequence[int], n: int | None) -> dict[str, Any]:
-    """Per budget, the primary metric by level, the format rate and the wall time."""
+    """Per budget, the primary metric by level, the mean score by question family, the format rate and
+    the wall time."""
     metric = engine.tasks[task].metric_names[0]
+    samples = engine.samples("test", n)
     out: dict[str, Any] = {"metric": metric, "budgets": {}}
     for budget in budgets:
         t = time.perf_counter()
@@ -79,6 +92,7 @@ def level_table(engine: Any, task: str, budgets: Sequence[int], n: int | None) -
         out["budgets"][budget] = {
             "levels": {lv: float(sub["metrics"][metric]) for lv, sub in entry.get("by_difficulty", {}).items()},
             "all": float(entry["metrics"][metric]),
+            "categories": category_scores(report.records, samples),
             "format_rate": float(entry["format_rate"]),
             "seconds": time.perf_counter() - t,
         }
@@ -129,6 +143,14 @@ def run_task(engine: Any, task: str, budgets: Sequence[int], n: int | None, trai
         print(f"| {lv} | {level_tokens[lv]} | {blind[lv]:.3f} | " + " | ".join(cells) + " |")
     print("| all | | | " + " | ".join(f"{table['budgets'][b]['all']:.3f}" for b in cols) + " |")
     print("| format rate | | | " + " | ".join(f"{table['budgets'][b]['format_rate']:.2f}" for b in cols) + " |")
+    families = sorted({k for b in cols for k in table["budgets"][b]["categories"]})
+    if len(families) > len(levels):
+        print(f"\n{task}: mean score per sample by level and family (meta['category'])")
+        print("| level and family | " + " | ".join(f"static:{b}" for b in cols) + " |")
+        print("|---|" + "---|" * len(cols))
+        for family in families:
+            cells = [f"{table['budgets'][b]['categories'].get(family, float('nan')):.2f}" for b in cols]
+            print(f"| {family} | " + " | ".join(cells) + " |")
     print("eval wall time (s): " + ", ".join(f"static:{b} {table['budgets'][b]['seconds']:.0f}" for b in cols))
     for rule, value, ok in rules:
         print(f"{'PASS' if ok else 'FAIL'}  {task} {rule}  ({value:+.3f})")
