@@ -52,6 +52,9 @@ class SynthpathOptions(BaseModel):
     tile: int = Field(448, ge=56, description="tile side in pixels, a whole number >= 56")
     real_background: bool = Field(False, description="blend the shipped real H&E tiles into the stroma")
     progress: bool | None = Field(None, description="show a progress bar (default: for 500 samples or more)")
+    vqa_option_order: Literal["shuffled", "fixed"] = Field(
+        "shuffled", description="VQA multiple-choice options shuffled per question, or in one order per question family")
+    vqa_coarse_texture: bool = Field(True, description="coarse VQA tiles carry a random chromatin texture (false: even)")
 
 
 def _setting(value: Any) -> str:

@@ -117,6 +117,46 @@ def test_vqa_conventions():
         assert 0.25 <= answers.count("yes") / len(answers) <= 0.75, answers
 
 
+
+def test_vqa_option_order_fixed_gives_each_family_one_order():
+    """Shuffled (the default): a family's options come in several orders; fixed: in one, and the
+    answer letter still names the right option (the same question, answer text and image)."""
+    shuffled = generate("test", n=144, seed=0, task="vqa")
+    fixed = generate("test", n=144, seed=0, task="vqa", vqa_option_order="fixed")
+
+    def orders(samples, family):
+        return {tuple(s.options) for s in samples if s.meta["category"] == family}
+
+    for family in ("tissue pattern", "dysplasia severity", "dysplasia grade"):
+        assert len(orders(shuffled, family)) > 1, family
+        assert len(orders(fixed, family)) == 1, family
+    for a, b in zip(shuffled, fixed):
+        assert (a.id, a.question, a.meta["category"]) == (b.id, b.question, b.meta["category"])
+        if a.options:  # the option each letter names is the same answer
+            assert a.options["ABCD".index(a.answer)] == b.options["ABCD".index(b.answer)], a.id
+    # Before a family's first multiple-choice draw the random stream is shared: the first tile is the same.
+    assert np.array_equal(np.asarray(shuffled[0].image), np.asarray(fixed[0].image))
+
+
+def test_vqa_coarse_texture_off_draws_coarse_tiles_without_chromatin_texture():
+    """Measured on pixels: with the texture, some coarse VQA tiles differ from their texture-free
+    lookalike; without it none does, and the medium and fine tiles are untouched."""
+    def differs(index, **options):
+        a = make_sample("test", "vqa", index, **options)
+        b = make_sample("test", "vqa", index, lookalike=True, **options)
+        return not np.array_equal(np.asarray(a.image), np.asarray(b.image))
+
+    coarse = [i for i in range(0, 72) if i % 3 == 0]
+    assert sum(differs(i) for i in coarse) >= 3
+    assert not any(differs(i, vqa_coarse_texture=False) for i in coarse)
+    for i in (1, 2, 4, 5):  # medium and fine
+        a = make_sample("test", "vqa", i)
+        b = make_sample("test", "vqa", i, vqa_coarse_texture=False)
+        assert np.array_equal(np.asarray(a.image), np.asarray(b.image)) and a.answer == b.answer
+    with pytest.raises(ConfigError, match="vqa_option_order"):
+        make_sample("test", "vqa", 0, vqa_option_order="sorted")
+
+
 def test_detection_boxes():
     """One gland per tile (or none), 2-3 cells of its level's token grid wide on each axis, its
     box on that grid (a tissue gland's ring nuclei may stick out by a pixel or two)."""

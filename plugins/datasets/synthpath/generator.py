@@ -266,6 +266,8 @@ class _Context:
     size: int
     real_background: bool
     lookalike: bool = False
+    vqa_option_order: str = "shuffled"
+    vqa_coarse_texture: bool = True
 
     def draw(self, rng: np.random.Generator, scene: Scene) -> Image.Image:
         return self.draw_with_boxes(rng, scene)[0]
@@ -322,9 +324,12 @@ def _vqa(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
     difficulty = level(index)
     kind = VQA_FAMILIES[difficulty][(index // len(LEVELS)) % len(VQA_FAMILIES[difficulty])]
     options: list[str] = []
+    shuffle = ctx.vqa_option_order == "shuffled"
     if difficulty == "coarse":
         # Layout questions; the chromatin is drawn at random so that no texture answers them.
         chromatin = str(rng.choice(list(CHROMATIN)))
+        if not ctx.vqa_coarse_texture:
+            chromatin = "even"  # drawn all the same: the random stream is that of the textured tiles
         if kind == "gland presence":  # balanced yes/no
             layout = "glandular" if rng.random() < 0.5 else ("stroma", "epithelium")[int(rng.integers(2))]
         else:
@@ -334,7 +339,7 @@ def _vqa(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
             question, answer = "Are gland lumens present in this image?", "yes" if layout == "glandular" else "no"
         elif kind == "tissue pattern":
             question = "Which tissue pattern is shown?"
-            options, answer = _multiple_choice(rng, [*PATTERN.values(), "adipose tissue"], PATTERN[layout])
+            options, answer = _multiple_choice(rng, [*PATTERN.values(), "adipose tissue"], PATTERN[layout], shuffle)
         elif kind == "tissue type":
             question, answer = "What type of tissue is shown?", TISSUE_TYPE[layout]
         else:
@@ -354,14 +359,15 @@ def _vqa(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
             question, answer = "Is the nuclear chromatin clumped?", "yes" if textured else "no"
         elif kind == "dysplasia severity":
             question = "How severe is the dysplasia?"
-            options, answer = _multiple_choice(rng, [low, moderate, "no dysplasia"], moderate if textured else low)
+            options, answer = _multiple_choice(rng, [low, moderate, "no dysplasia"], moderate if textured else low,
+                                               shuffle)
         elif kind == "chromatin distribution":
             question, answer = "How is the nuclear chromatin distributed?", CHROMATIN[present if textured else "even"]
         elif kind == "chromatin speckle":
             question, answer = "Do the nuclei show speckled chromatin?", "yes" if textured else "no"
         elif kind == "dysplasia grade":
             question = "What grade of dysplasia is shown?"
-            options, answer = _multiple_choice(rng, [low, high, "no dysplasia"], high if textured else low)
+            options, answer = _multiple_choice(rng, [low, high, "no dysplasia"], high if textured else low, shuffle)
         else:
             question, answer = "What is the chromatin texture of the nuclei?", CHROMATIN[present if textured else "even"]
     question_type = "multiple choice" if options else ("yes/no" if answer in ("yes", "no") else "open")
@@ -399,19 +405,21 @@ _BUILDERS: dict[str, Callable[[_Context, int, np.random.Generator], Sample]] = {
 
 def make_sample(
     split: str, task: str, index: int, seed: int = 0, tile: int = REFERENCE_SIZE, real_background: bool = False,
-    lookalike: bool = False,
+    lookalike: bool = False, vqa_option_order: str = "shuffled", vqa_coarse_texture: bool = True,
 ) -> Sample:
     """Sample ``index`` of ``task`` in ``split``: always the same for the same arguments.
 
     ``lookalike=True`` draws the same tile without its textures (chromatin clumps or speckle, and
     glands drawn in them), from the same random stream: what a medium or fine sample shows below
     its level's budget. Its question and answer are the sample's; a detection tile keeps only the
-    boxes of the glands still drawn.
+    boxes of the glands still drawn. ``vqa_option_order`` and ``vqa_coarse_texture``: see :func:`generate`.
     """
     split = canonical_split(split)
     if task not in _BUILDERS:
         raise ConfigError(f"synthpath task must be one of {list(TASKS)} or None (all), got {task!r}")
-    ctx = _Context(split, seed, tile, real_background, lookalike)
+    if vqa_option_order not in ("shuffled", "fixed"):
+        raise ConfigError(f"synthpath vqa_option_order must be 'shuffled' or 'fixed', got {vqa_option_order!r}")
+    ctx = _Context(split, seed, tile, real_background, lookalike, vqa_option_order, bool(vqa_coarse_texture))
     return _BUILDERS[task](ctx, index, sample_rng(seed, split, task, index))
 
 
@@ -423,6 +431,8 @@ def generate(
     tile: int = REFERENCE_SIZE,
     real_background: bool = False,
     progress: bool | None = None,
+    vqa_option_order: str = "shuffled",
+    vqa_coarse_texture: bool = True,
 ) -> list[Sample]:
     """``n`` samples of the synthpath benchmark.
 
@@ -431,7 +441,10 @@ def generate(
     to :func:`default_size` per task (for the mix: each task's default, round-robin until a
     task runs out, so again the union of the per-task default lists). ``tile`` is the side in pixels
     (448 = 256 visual tokens); ``real_background`` blends the shipped real H&E tiles into the
-    stroma. ``progress`` shows a bar (default: when ``n >= 500``).
+    stroma. ``progress`` shows a bar (default: when ``n >= 500``). ``vqa_option_order="fixed"`` lists a
+    multiple-choice VQA question's options in one order for its whole family (the answer letter always
+    names the same option); ``vqa_coarse_texture=False`` draws coarse VQA tiles with even chromatin
+    instead of a random texture (no texture then shows at 256 tokens that the layout question ignores).
     """
     split = canonical_split(split)
     tasks = TASKS if task is None else (task,)
@@ -450,4 +463,5 @@ def generate(
     from tqdm.auto import tqdm
 
     bar = tqdm(plan, desc=f"synthpath {split}", disable=not (len(plan) >= 500 if progress is None else progress))
-    return [make_sample(split, name, k, seed, tile, real_background) for name, k in bar]
+    return [make_sample(split, name, k, seed, tile, real_background, vqa_option_order=vqa_option_order,
+                        vqa_coarse_texture=vqa_coarse_texture) for name, k in bar]
