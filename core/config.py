@@ -257,6 +257,11 @@ class AllocatorSection(GRPOSection):
     """What the allocator sees: the image at N0 tokens (paper) or a cheap low-resolution look."""
     low_view_tokens: int = Field(4, ge=1, le=MAX_TOKENS)
     """Visual tokens of the "low" view."""
+    answer: Literal["free", "candidates"] = "free"
+    """How a budget is read from the allocator at inference: "free", the number it writes (the
+    paper's); "candidates", the number it writes when every token after its ``<answer>`` tag must
+    continue one of ``candidates`` (greedy decoding over their tokens: free, it writes digits one
+    by one and can join two budgets', e.g. 216 between 256 and 16). GRPO samples free answers either way."""
     candidates: list[int] = Field(default_factory=lambda: [16, 32, 64, 128, 256])
     """Budgets of the format warm-up and of the oracle in ``ablate-budget``."""
     warmup_steps: int = Field(0, ge=0)
@@ -264,11 +269,21 @@ class AllocatorSection(GRPOSection):
     information), so that a model that never wrote a token count gets a GRPO signal (0: none)."""
     warmup_learning_rate: float | None = Field(None, gt=0)
     """Learning rate of the warm-up (None: ``learning_rate``)."""
-    warmup_target: Literal["uniform", "oracle"] = "uniform"
-    """What the warm-up teaches: "uniform" budgets (the answer format only), or "oracle": each image's
+    warmup_target: Literal["uniform", "oracle", "reward"] = "uniform"
+    """What the warm-up teaches: "uniform" budgets (the answer format only); "oracle": each image's
     smallest candidate budget at which the frozen performer answers it correctly (the largest when
-    none does), measured with the allocation reward's own scorer, so GRPO starts from a policy that
-    already reads the image (rejection-sampling fine-tuning on the reward's best answer)."""
+    none does); or "reward": the candidate the allocation rule rewards most given the performer's
+    score there, the smaller on a tie (an image no budget answers right gets the smallest; a graded
+    score such as BLEU is weighed against the tokens' price). Both are measured with the allocation
+    reward's own scorer, so GRPO starts from a policy that already reads the image
+    (rejection-sampling fine-tuning on the reward's best answer)."""
+    warmup_neighbours: int = Field(0, ge=0)
+    """With ``warmup_target: reward``: 0 teaches each image its own best budget; k > 0 the budget with
+    the best mean reward over its k nearest warm-up images (the performer's last hidden state of the
+    allocation prompt, cosine), so that a budget right only by luck on one image is not taught."""
+    warmup_neighbours_by: Literal["input", "prompt"] = "input"
+    """Where the warm-up's neighbours are found: "input", the allocation prompt with the image as the
+    allocator sees it; "prompt", its text alone (images asked alike share a target, whatever they show)."""
     warmup_samples: int | None = Field(None, ge=1)
     """Training images the warm-up uses (the first ones of the split; None: all). The oracle target
     costs one performer generation per image and candidate budget."""

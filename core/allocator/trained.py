@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from pathreason.models.store import ModelStore
     from pathreason.runs import RunDir
 
-__all__ = ["RunAllocator", "allocate", "dual_policy", "require_performer"]
+__all__ = ["RunAllocator", "allocate", "answer_prefix", "candidate_budgets", "dual_policy", "require_performer"]
 
 
 def require_performer(phase: str, run: RunDir) -> str:
@@ -59,13 +59,89 @@ def allocate(policy: DualPolicy, processor: Any, tasks: Mapping[str, Task], samp
     with policy.allocator() as model:
         gens = generate(model, processor, convs, [a.image for a in inputs],
                         max_new_tokens=section.max_completion_length, batch_size=batch_size)
+        chosen: list[int | None] = [None] * len(gens)
+        if section.answer == "candidates":
+            prefixes = [answer_prefix(g.text) for g in gens]
+            todo = [i for i, prefix in enumerate(prefixes) if prefix is not None]
+            picks = candidate_budgets(model, processor, [convs[i] for i in todo], [inputs[i].image for i in todo],
+                                      [prefixes[i] or "" for i in todo], section.candidates, batch_size)
+            for i, pick in zip(todo, picks):
+                chosen[i] = pick
     out = []
-    for gen, a in zip(gens, inputs):
-        n = parse_token_count(gen.text)
+    for gen, a, choice in zip(gens, inputs, chosen):
+        n = choice if choice is not None else parse_token_count(gen.text)
         budget = train_tokens if n is None else clamp_tokens(n, a.native)
         out.append(Allocation(answer=gen.text, requested=n, budget=budget, fallback=n is None,
                               allocator_tokens=a.view_tokens))
     return out
+
+
+def answer_prefix(text: str) -> str | None:
+    """The allocator's completion up to and including its last ``<answer>`` tag (``None``: no tag).
+
+    >>> answer_prefix("<think> coarse </think> <answer> 216 </answer>")
+    '<think> coarse </think> <answer>'
+    """
+    end = text.rfind("<answer>")
+    return None if end < 0 else text[:end + len("<answer>")]
+
+
+def candidate_budgets(model: Any, processor: Any, conversations: Sequence[list[dict[str, Any]]],
+                      images: Sequence[Any], prefixes: Sequence[str], candidates: Sequence[int],
+                      batch_size: int = 16) -> list[int]:
+    """Per conversation: the budget the model writes after the prompt, its image and ``prefix`` (its
+    own completion up to ``<answer>``) when each token must continue one of ``candidates``:
+    greedy decoding constrained to the candidates' tokens (``" n </answer>"``). A number is written
+    digit by digit, so free greedy decoding can join the digits of two budgets (``"216"`` between
+    256 and 16); constrained, the first digit it picks leaves only the budgets that start with it.
+    Each candidate's tokens are scored once (teacher-forced, batched); a tie goes to the smaller."""
+    import torch
+
+    budgets = sorted(set(candidates))
+    tails = [processor.tokenizer(f" {n} </answer>", add_special_tokens=False)["input_ids"] for n in budgets]
+    rows = [(i, c) for i in range(len(conversations)) for c in range(len(budgets))]
+    contexts = [processor.apply_chat_template(conv, add_generation_prompt=True, tokenize=False) + prefix
+                for conv, prefix in zip(conversations, prefixes)]
+    logps: list[list[list[float]]] = [[[] for _ in budgets] for _ in conversations]
+    device = next(model.parameters()).device
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        texts = [contexts[i] + f" {budgets[c]} </answer>" for i, c in chunk]
+        enc = processor(images=[images[i] for i, _ in chunk], text=texts, return_tensors="pt", padding=True).to(device)
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        with torch.inference_mode():
+            logits = model(**enc).logits
+        size = ids.shape[1]
+        for row, (i, c) in enumerate(chunk):
+            last = size - 1 - int(mask[row].flip(0).argmax())  # the last real token, whichever side pads
+            first = last - len(tails[c]) + 1
+            logp = torch.log_softmax(logits[row, first - 1:last].float(), dim=-1)
+            logps[i][c] = logp.gather(1, ids[row, first:last + 1, None])[:, 0].tolist()
+    return [budgets[_constrained_greedy(tails, scores)] for scores in logps]
+
+
+def _constrained_greedy(tails: Sequence[Sequence[int]], logps: Sequence[Sequence[float]]) -> int:
+    """The index of the candidate that greedy decoding over the candidates' token trie writes: at each
+    step the most likely next token among the candidates still possible (``logps[c][t]``: candidate
+    ``c``'s token ``t`` given its own earlier tokens, the same for candidates sharing them).
+
+    >>> _constrained_greedy([[1, 6, 9], [2, 5, 6, 9], [2, 1, 9]], [[-0.9, -0.1, 0], [-0.5, -2.0, -0.1, 0], [-0.5, -0.3, 0]])
+    2
+    """
+    alive = list(range(len(tails)))
+    step = 0
+    while len(alive) > 1:
+        ends = [c for c in alive if len(tails[c]) <= step]
+        if ends:  # a candidate complete here (a prefix of the others: it already has its closing tag)
+            return min(ends)
+        best: dict[int, float] = {}
+        for c in alive:
+            token = tails[c][step]
+            best[token] = max(best.get(token, float("-inf")), logps[c][step])
+        chosen = max(best, key=lambda t: (round(best[t], 6), -min(c for c in alive if tails[c][step] == t)))
+        alive = [c for c in alive if tails[c][step] == chosen]
+        step += 1
+    return alive[0]
 
 
 class RunAllocator:

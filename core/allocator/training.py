@@ -4,7 +4,9 @@ A second LoRA adapter (``"allocator"``) on the latest trained performer learns, 
 ``GRPOTrainer``, to answer each image's visual-token budget; its reward runs the frozen performer at
 that budget (:mod:`pathreason.allocator.reward`) under the allocation rule (``allocator.rule``),
 plus the format reward. Before GRPO, ``allocator.warmup_steps`` of SFT teach the answer format
-(``warmup_target="uniform"``) or each image's oracle budget (``"oracle"``).
+(``warmup_target="uniform"``), each image's oracle budget (``"oracle"``), or the budget the rule
+rewards most given the performer's scores (``"reward"``; with ``warmup_neighbours: k`` the mean
+reward over the image's k nearest warm-up images, :mod:`pathreason.allocator.warmup`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pathreason._version import __version__
-from pathreason.allocator.inputs import allocator_rows
-from pathreason.allocator.oracle import oracle_targets
+from pathreason.allocator.inputs import allocation_target, allocator_rows
+from pathreason.allocator.oracle import candidate_scores, oracle_budgets, reward_budgets
 from pathreason.allocator.policy import ALLOCATOR_ADAPTER, performer_fingerprint, save_allocator
 from pathreason.allocator.reward import AllocationReward, PerformerScorer
 from pathreason.allocator.trained import dual_policy, require_performer
-from pathreason.allocator.warmup import warmup_config, warmup_rows
+from pathreason.allocator.warmup import input_embeddings, smoothed_budgets, warmup_config, warmup_rows
 from pathreason.api import Sample, Task
 from pathreason.console import Phase
 from pathreason.distributed import barrier, is_main_process
@@ -37,7 +39,30 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["allocation_reward", "train_allocator"]
+__all__ = ["allocation_reward", "rule_budgets", "rule_rewards", "train_allocator"]
+
+
+def rule_rewards(scores: dict[int, dict[str, float]], rows: list[dict[str, Any]],
+                 rule: Callable[..., list[float | None]]) -> dict[str, dict[int, float]]:
+    """Per row id and candidate budget: what the allocation ``rule`` pays for that budget, given the
+    performer's ``scores`` there (budget -> id -> score), at the row's own N0 and native count."""
+    out: dict[str, dict[int, float]] = {}
+    for row in rows:
+        budgets = sorted(scores)
+        got = rule([allocation_target(n, "") for n in budgets], n0=[row["n0"]] * len(budgets),
+                   native_tokens=[row["native_tokens"]] * len(budgets),
+                   performer_score=[scores[n].get(row["id"], 0.0) for n in budgets])
+        out[row["id"]] = {n: float("-inf") if g is None else float(g) for n, g in zip(budgets, got)}
+    return out
+
+
+def rule_budgets(scores: dict[int, dict[str, float]], rows: list[dict[str, Any]],
+                 rule: Callable[..., list[float | None]]) -> dict[str, int]:
+    """Each row's budget that the allocation ``rule`` rewards most given the performer's ``scores``,
+    the smaller on a tie (:func:`rule_rewards`, :func:`~pathreason.allocator.oracle.reward_budgets`)."""
+    table = rule_rewards(scores, rows, rule)
+    by_budget = {n: {sid: table[sid][n] for sid in table} for n in scores}
+    return reward_budgets(by_budget, lambda _n, value: value)
 
 
 def allocation_reward(config: RunConfig, policy: DualPolicy, processor: Any, tasks: Mapping[str, Task],
@@ -73,12 +98,23 @@ def train_allocator(config: RunConfig, run: RunDir, models: ModelStore, source: 
     history: list[dict[str, Any]] = []
     if section.warmup_steps:
         warm_rows, targets = rows[:section.warmup_samples], None  # None: all of them
-        if section.warmup_target == "oracle":
+        if section.warmup_target in ("oracle", "reward"):
             ids = [r["id"] for r in warm_rows]
             with Phase("allocator oracle", total=len(ids) * len(set(section.candidates)), unit="answers") as bar:
-                targets = oracle_targets(reward.scorer, ids, section.candidates, progress=bar.advance)
+                scores = candidate_scores(reward.scorer, ids, section.candidates, progress=bar.advance)
+            if section.warmup_target == "oracle":
+                targets = oracle_budgets(scores)
+            elif section.warmup_neighbours:
+                with policy.performer() as model:
+                    embeddings = input_embeddings(model, models.processor, warm_rows, by=section.warmup_neighbours_by)
+                targets = smoothed_budgets(rule_rewards(scores, warm_rows, reward.rule), embeddings,
+                                           section.warmup_neighbours)
+            else:
+                targets = rule_budgets(scores, warm_rows, reward.rule)
             counts = Counter(targets.values())
-            history.append({"stage": "warmup_targets", "performer_generate_calls": reward.scorer.generate_calls,
+            history.append({"stage": "warmup_targets", "target": section.warmup_target,
+                            "neighbours": section.warmup_neighbours if section.warmup_target == "reward" else 0,
+                            "performer_generate_calls": reward.scorer.generate_calls,
                             **{f"budget_{n}": counts[n] for n in sorted(counts)}})
             logger.info("allocator warm-up: oracle budgets of %d images: %s", len(targets), dict(sorted(counts.items())))
         warm = train_sft(policy.model, models.processor,

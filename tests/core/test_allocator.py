@@ -133,6 +133,43 @@ def test_oracle_warmup_targets_are_each_images_smallest_sufficient_budget() -> N
         "<think> r </think> <answer> 16 </answer>", "<think> r </think> <answer> 256 </answer>"]
 
 
+def test_reward_warmup_targets_are_the_rules_best_budget() -> None:
+    """Hand-computed under token_cost (lam 0.25, N0 256): reward = s - 0.25 * n / 256.
+    a: right everywhere -> 16 (0.984). b: right nowhere -> 16 (the oracle would pay 256).
+    c: BLEU 0.2 / 0.5 / 0.9 at 16 / 64 / 256 -> 0.184, 0.4375, 0.65 -> 256.
+    d: BLEU 0.5 / 0.6 / 0.62 -> 0.484, 0.5375, 0.37 -> 64. e: on a 40-token image 256 clamps to 40."""
+    from pathreason.allocator.oracle import oracle_budgets
+    from pathreason.allocator.training import rule_budgets
+
+    scores = {16: {"a": 1.0, "b": 0.0, "c": 0.2, "d": 0.5, "e": 0.0},
+              64: {"a": 1.0, "b": 0.0, "c": 0.5, "d": 0.6, "e": 0.0},
+              256: {"a": 1.0, "b": 0.0, "c": 0.9, "d": 0.62, "e": 1.0}}
+    rows = [{"id": i, "n0": 256, "native_tokens": 1024} for i in "abcd"] + [{"id": "e", "n0": 40, "native_tokens": 40}]
+    rule = get_reward("token_cost", lam=0.25)
+    assert rule_budgets(scores, rows, rule) == {"a": 16, "b": 16, "c": 256, "d": 64, "e": 256}
+    assert oracle_budgets(scores) == {"a": 16, "b": 256, "c": 64, "d": 16, "e": 256}  # first score >= 0.5
+    # Eq. 10 (lam 0.5): every budget below N0 earns the full score, N0 and above half of it.
+    assert rule_budgets(scores, rows, get_reward("eq10", lam=0.5)) == {"a": 16, "b": 16, "c": 64, "d": 64, "e": 256}
+
+
+def test_neighbour_smoothed_targets_take_the_groups_best_budget() -> None:
+    """Hand-computed: two groups of three look-alikes (embeddings near x and near y). In the first,
+    one image is right at 16 by luck (rewards 16 -> 1, 0, 0; 256 -> 0.75 each): the group's mean is
+    1/3 at 16 against 0.75 at 256, so all three get 256. In the second all are right at 16: 16."""
+    from pathreason.allocator.warmup import smoothed_budgets
+
+    rewards = {"a": {16: 1.0, 256: 0.75}, "b": {16: 0.0, 256: 0.75}, "c": {16: 0.0, 256: 0.75},
+               "d": {16: 1.0, 256: 0.75}, "e": {16: 1.0, 256: 0.75}, "f": {16: 1.0, 256: 0.75}}
+    emb = {"a": [1, 0], "b": [1, 0.05], "c": [1, -0.05], "d": [0, 1], "e": [0.05, 1], "f": [-0.05, 1]}
+    assert smoothed_budgets(rewards, emb, k=3) == dict.fromkeys("abc", 256) | dict.fromkeys("def", 16)
+    assert smoothed_budgets(rewards, emb, k=1)["a"] == 16  # alone, the lucky image keeps its own best
+    # k above the number of images: every image gets the mean over all (16: 4/6, 256: 0.75).
+    assert set(smoothed_budgets(rewards, emb, k=99).values()) == {256}
+    # A tie goes to the smaller budget.
+    assert smoothed_budgets({"a": {16: 0.5, 64: 0.5}}, {"a": [1.0]}, k=1) == {"a": 16}
+    assert smoothed_budgets({}, {}, k=3) == {}
+
+
 def test_allocation_prompt_carries_n0_native_and_the_task_prompt() -> None:
     s = synth("test", n=1, seed=0, task="subtyping")[0]
     messages = allocation_messages(SubtypingTask(), s, 256, 300)
@@ -183,6 +220,33 @@ def test_allocator_is_a_second_adapter_on_the_performer(trained: Engine) -> None
     names = {n for n, _ in policy.model.named_parameters()}
     assert any(".allocator." in n for n in names)
     assert not any(p.requires_grad for _, p in policy.model.named_parameters())  # loaded for inference
+
+
+@pytest.mark.slow
+def test_input_embeddings_do_not_depend_on_the_batch_padding(trained: Engine) -> None:
+    """The neighbour representation of a row is the same alone and padded in a batch with a longer
+    prompt (the last real token is found whichever side pads)."""
+    from pathreason.allocator.warmup import input_embeddings
+
+    rows = trained.allocator_rows("test")[:2]
+    long = dict(rows[1], id="long", prompt=[{**m, "content": [*m["content"], {"type": "text", "text": " more" * 20}]}
+                                          if m["role"] == "user" else m for m in rows[1]["prompt"]])
+    model = trained.performer()
+    alone = input_embeddings(model, trained.processor, rows[:1])
+    batch = input_embeddings(model, trained.processor, [rows[0], long], batch_size=2)
+    hidden = model.config.get_text_config().hidden_size
+    assert len(alone[rows[0]["id"]]) == hidden
+    assert max(abs(a - b) for a, b in zip(alone[rows[0]["id"]], batch[rows[0]["id"]])) < 1e-3
+    assert batch["long"] != batch[rows[0]["id"]]
+    # By the prompt's text alone, two images asked the same question are one point; by the input, two.
+    twins = [rows[0], dict(rows[1], prompt=rows[0]["prompt"])]
+    assert rows[0]["image"].tobytes() != rows[1]["image"].tobytes()
+    by_prompt = input_embeddings(model, trained.processor, twins, by="prompt")
+    by_input = input_embeddings(model, trained.processor, twins)
+    assert max(abs(a - b) for a, b in zip(by_prompt[rows[0]["id"]], by_prompt[rows[1]["id"]])) < 1e-4
+    assert max(abs(a - b) for a, b in zip(by_input[rows[0]["id"]], by_input[rows[1]["id"]])) > 1e-3
+    with pytest.raises(ValueError, match="by must be"):
+        input_embeddings(model, trained.processor, twins, by="image")
 
 
 @pytest.mark.slow
@@ -331,6 +395,79 @@ def test_one_allocator_for_all_tasks(tmp_path: Path) -> None:
     for entry in report.tasks.values():
         assert entry["n"] == 3 and entry["overhead_tpi"] == 256.0
         assert entry["total_tpi"] == pytest.approx(entry["tpi"] + 256.0)
+
+
+@pytest.mark.slow
+def test_neighbour_smoothed_warmup_trains_on_the_tiny_model(trained: Engine, tmp_path: Path) -> None:
+    """warmup_target "reward" with neighbours by the prompt: every subtyping image is asked the same
+    question, so with k >= the 8 images all of them share one target, the budget whose mean reward
+    over them is best (checked against the performer's own scores); by the input they need not."""
+    from pathreason.allocator.oracle import candidate_scores
+    from pathreason.allocator.training import rule_rewards
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained.run.path, copy, ignore=shutil.ignore_patterns("allocator"))
+    state = json.loads((copy / "state.json").read_text())
+    state["phases"].pop("allocator")
+    (copy / "state.json").write_text(json.dumps(state))
+    settings = {**FAST["allocator"], "max_steps": 1, "warmup_steps": 1, "warmup_target": "reward",
+                "warmup_neighbours": 8, "warmup_neighbours_by": "prompt"}
+    engine = Engine.load(copy, allocator=settings)
+    engine.train_allocator()
+    targets = next(r for r in engine.run.read_log("allocator") if r.get("stage") == "warmup_targets")
+    counts = {int(k.removeprefix("budget_")): v for k, v in targets.items() if k.startswith("budget_")}
+    assert targets["target"] == "reward" and targets["neighbours"] == 8
+    assert len(counts) == 1 and sum(counts.values()) == 8
+    policy = engine.allocator_policy()
+    reward = engine.allocation_reward(policy)
+    rows = engine.allocator_rows()
+    table = rule_rewards(candidate_scores(reward.scorer, [r["id"] for r in rows], engine.config.allocator.candidates),
+                         rows, reward.rule)
+    mean = {n: sum(t[n] for t in table.values()) / len(table) for n in engine.config.allocator.candidates}
+    assert list(counts) == [max(sorted(mean), key=lambda n: (mean[n], -n))]
+
+
+@pytest.mark.slow
+def test_candidate_answers_are_greedy_decoding_constrained_to_the_candidates(trained: Engine) -> None:
+    """``allocator.answer: candidates``: after the allocator's own ``<answer>``, greedy decoding over
+    the candidates' tokens. Each pick equals the constrained greedy walk over every candidate's token
+    log-probabilities computed one at a time without padding (an independent count: from the
+    context's length, not the tail's), and evaluation with it only hands the performer candidates."""
+    import torch
+
+    from pathreason.allocator.inputs import allocation_messages, allocator_input
+    from pathreason.allocator.trained import _constrained_greedy, answer_prefix, candidate_budgets
+
+    assert answer_prefix("<think> a </think> <answer> 216 </answer>") == "<think> a </think> <answer>"
+    assert answer_prefix("no tag") is None
+    # Hand-made trie: free greedy would write 2, then 1 (-0.3 beats 5's -2.0); constrained to 16 and
+    # 256, the 2 leaves only 256.
+    assert _constrained_greedy([[1, 6, 9], [2, 5, 6, 9]], [[-0.9, -0.1, 0.0], [-0.5, -2.0, -0.1, 0.0]]) == 1
+    assert _constrained_greedy([[1, 6], [2, 6]], [[-0.5, 0.0], [-0.5, 0.0]]) == 0  # a tie: the smaller
+    section, processor = trained.config.allocator, trained.processor
+    samples = trained.samples("test", 3)
+    inputs = [allocator_input(s.load_image(), section, trained.config.budget.train_tokens) for s in samples]
+    convs = [allocation_messages(trained.tasks[s.task], s, a.n0, a.native) for s, a in zip(samples, inputs)]
+    prefixes = ["<think> x </think> <answer>", "<answer>", "<think> a longer rationale than the others </think> <answer>"]
+    candidates = [256, 16, 64, 128]
+    ordered = sorted(candidates)
+    with trained.allocator_policy().allocator() as model:
+        picks = candidate_budgets(model, processor, convs, [a.image for a in inputs], prefixes, candidates, batch_size=3)
+        for conv, a, prefix, pick in zip(convs, inputs, prefixes, picks):
+            context = processor.apply_chat_template(conv, add_generation_prompt=True, tokenize=False) + prefix
+            start = processor(images=[a.image], text=[context], return_tensors="pt")["input_ids"].shape[1]
+            tails, logps = [], []
+            for n in ordered:
+                enc = processor(images=[a.image], text=[context + f" {n} </answer>"], return_tensors="pt")
+                with torch.inference_mode():
+                    logp = torch.log_softmax(model(**enc).logits[0].float(), dim=-1)
+                ids = enc["input_ids"][0].tolist()
+                tails.append(ids[start:])
+                logps.append([float(logp[t - 1, ids[t]]) for t in range(start, len(ids))])
+            assert pick == ordered[_constrained_greedy(tails, logps)], (pick, logps)
+    report = Engine.load(trained.run.path, allocator={"answer": "candidates"}).evaluate(
+        budgeter="allocator", n=4, progress=False, write=False)
+    assert {r.budget for r in report.records} <= set(section.candidates)
 
 
 @pytest.mark.slow
