@@ -53,8 +53,8 @@ class SynthpathOptions(BaseModel):
     real_background: bool = Field(False, description="blend the shipped real H&E tiles into the stroma")
     progress: bool | None = Field(None, description="show a progress bar (default: for 500 samples or more)")
     vqa_option_order: Literal["shuffled", "fixed"] = Field(
-        "shuffled", description="VQA multiple-choice options shuffled per question, or in one order per question family")
-    vqa_coarse_texture: bool = Field(True, description="coarse VQA tiles carry a random chromatin texture (false: even)")
+        "fixed", description="VQA multiple-choice options in one order per question family, or shuffled per question")
+    vqa_coarse_texture: bool = Field(False, description="coarse VQA tiles carry a random chromatin texture (default: even)")
 
 
 def _setting(value: Any) -> str:

@@ -119,10 +119,10 @@ def test_vqa_conventions():
 
 
 def test_vqa_option_order_fixed_gives_each_family_one_order():
-    """Shuffled (the default): a family's options come in several orders; fixed: in one, and the
+    """Fixed (the default): a family's options come in one order; shuffled: in several, and the
     answer letter still names the right option (the same question, answer text and image)."""
-    shuffled = generate("test", n=144, seed=0, task="vqa")
-    fixed = generate("test", n=144, seed=0, task="vqa", vqa_option_order="fixed")
+    shuffled = generate("test", n=144, seed=0, task="vqa", vqa_option_order="shuffled")
+    fixed = generate("test", n=144, seed=0, task="vqa")
 
     def orders(samples, family):
         return {tuple(s.options) for s in samples if s.meta["category"] == family}
@@ -140,18 +140,18 @@ def test_vqa_option_order_fixed_gives_each_family_one_order():
 
 def test_vqa_coarse_texture_off_draws_coarse_tiles_without_chromatin_texture():
     """Measured on pixels: with the texture, some coarse VQA tiles differ from their texture-free
-    lookalike; without it none does, and the medium and fine tiles are untouched."""
+    lookalike; without it (the default) none does, and the medium and fine tiles are untouched."""
     def differs(index, **options):
         a = make_sample("test", "vqa", index, **options)
         b = make_sample("test", "vqa", index, lookalike=True, **options)
         return not np.array_equal(np.asarray(a.image), np.asarray(b.image))
 
     coarse = [i for i in range(0, 72) if i % 3 == 0]
-    assert sum(differs(i) for i in coarse) >= 3
-    assert not any(differs(i, vqa_coarse_texture=False) for i in coarse)
+    assert sum(differs(i, vqa_coarse_texture=True) for i in coarse) >= 3
+    assert not any(differs(i) for i in coarse)
     for i in (1, 2, 4, 5):  # medium and fine
-        a = make_sample("test", "vqa", i)
-        b = make_sample("test", "vqa", i, vqa_coarse_texture=False)
+        a = make_sample("test", "vqa", i, vqa_coarse_texture=True)
+        b = make_sample("test", "vqa", i)
         assert np.array_equal(np.asarray(a.image), np.asarray(b.image)) and a.answer == b.answer
     with pytest.raises(ConfigError, match="vqa_option_order"):
         make_sample("test", "vqa", 0, vqa_option_order="sorted")
