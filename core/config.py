@@ -301,6 +301,10 @@ class AllocatorSection(GRPOSection):
         if not self.candidates:
             raise ValueError("allocator.candidates must list at least one budget")
         _check_budgets(self.candidates, "allocator.candidates")
+        if self.warmup_neighbours and self.warmup_target != "reward":
+            raise ValueError(f"allocator.warmup_neighbours averages the reward warm-up's targets; set "
+                             f"allocator.warmup_target: reward, or warmup_neighbours: 0 (warmup_target is "
+                             f"{self.warmup_target!r})")
         return self
 
 

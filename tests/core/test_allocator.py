@@ -168,6 +168,8 @@ def test_neighbour_smoothed_targets_take_the_groups_best_budget() -> None:
     # A tie goes to the smaller budget.
     assert smoothed_budgets({"a": {16: 0.5, 64: 0.5}}, {"a": [1.0]}, k=1) == {"a": 16}
     assert smoothed_budgets({}, {}, k=3) == {}
+    with pytest.raises(ConfigError, match="warmup_neighbours averages the reward warm-up"):
+        Engine(task="subtyping", allocator={"warmup_target": "oracle", "warmup_neighbours": 8})
 
 
 def test_allocation_prompt_carries_n0_native_and_the_task_prompt() -> None:
