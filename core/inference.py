@@ -62,6 +62,11 @@ def answer_span_mean(pieces: Sequence[str], logprobs: Sequence[float]) -> float 
     return sum(finite) / len(finite) if finite else -math.inf
 
 
+def last_token_positions(attention_mask: Any) -> Any:
+    """Per row of a padded batch: the position of its last real token, whichever side pads."""
+    return attention_mask.shape[1] - 1 - attention_mask.flip(1).argmax(1)
+
+
 def generate(
     model: Any,
     processor: Any,
@@ -176,4 +181,4 @@ class ModelPerformer:
                 for gen, budget in zip(gens, budgets)]
 
 
-__all__ = ["Generation", "ModelPerformer", "answer_span_mean", "generate", "visual_token_counts"]
+__all__ = ["Generation", "ModelPerformer", "answer_span_mean", "generate", "last_token_positions", "visual_token_counts"]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pathreason.allocator.inputs import allocation_messages, allocator_input
 from pathreason.allocator.policy import DualPolicy, build_policy, check_allocator, performer_fingerprint
 from pathreason.api import Allocation, RunError, Sample, Task, clamp_tokens, parse_token_count
-from pathreason.inference import ModelPerformer, generate
+from pathreason.inference import ModelPerformer, generate, last_token_positions
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -108,12 +108,12 @@ def candidate_budgets(model: Any, processor: Any, conversations: Sequence[list[d
         chunk = rows[start:start + batch_size]
         texts = [contexts[i] + f" {budgets[c]} </answer>" for i, c in chunk]
         enc = processor(images=[images[i] for i, _ in chunk], text=texts, return_tensors="pt", padding=True).to(device)
-        ids, mask = enc["input_ids"], enc["attention_mask"]
+        ids = enc["input_ids"]
         with torch.inference_mode():
             logits = model(**enc).logits
-        size = ids.shape[1]
+        lasts = last_token_positions(enc["attention_mask"]).tolist()
         for row, (i, c) in enumerate(chunk):
-            last = size - 1 - int(mask[row].flip(0).argmax())  # the last real token, whichever side pads
+            last = lasts[row]
             first = last - len(tails[c]) + 1
             logp = torch.log_softmax(logits[row, first - 1:last].float(), dim=-1)
             logps[i][c] = logp.gather(1, ids[row, first:last + 1, None])[:, 0].tolist()

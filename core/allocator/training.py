@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pathreason._version import __version__
 from pathreason.allocator.inputs import allocation_target, allocator_rows
-from pathreason.allocator.oracle import candidate_scores, oracle_budgets, reward_budgets
+from pathreason.allocator.oracle import best_budget, candidate_scores, oracle_budgets
 from pathreason.allocator.policy import ALLOCATOR_ADAPTER, performer_fingerprint, save_allocator
 from pathreason.allocator.reward import AllocationReward, PerformerScorer
 from pathreason.allocator.trained import dual_policy, require_performer
@@ -47,8 +47,8 @@ def rule_rewards(scores: dict[int, dict[str, float]], rows: list[dict[str, Any]]
     """Per row id and candidate budget: what the allocation ``rule`` pays for that budget, given the
     performer's ``scores`` there (budget -> id -> score), at the row's own N0 and native count."""
     out: dict[str, dict[int, float]] = {}
+    budgets = sorted(scores)
     for row in rows:
-        budgets = sorted(scores)
         got = rule([allocation_target(n, "") for n in budgets], n0=[row["n0"]] * len(budgets),
                    native_tokens=[row["native_tokens"]] * len(budgets),
                    performer_score=[scores[n].get(row["id"], 0.0) for n in budgets])
@@ -59,10 +59,8 @@ def rule_rewards(scores: dict[int, dict[str, float]], rows: list[dict[str, Any]]
 def rule_budgets(scores: dict[int, dict[str, float]], rows: list[dict[str, Any]],
                  rule: Callable[..., list[float | None]]) -> dict[str, int]:
     """Each row's budget that the allocation ``rule`` rewards most given the performer's ``scores``,
-    the smaller on a tie (:func:`rule_rewards`, :func:`~pathreason.allocator.oracle.reward_budgets`)."""
-    table = rule_rewards(scores, rows, rule)
-    by_budget = {n: {sid: table[sid][n] for sid in table} for n in scores}
-    return reward_budgets(by_budget, lambda _n, value: value)
+    the smaller on a tie (:func:`rule_rewards`, :func:`~pathreason.allocator.oracle.best_budget`)."""
+    return {sid: best_budget(rewards) for sid, rewards in rule_rewards(scores, rows, rule).items()}
 
 
 def allocation_reward(config: RunConfig, policy: DualPolicy, processor: Any, tasks: Mapping[str, Task],
@@ -113,10 +111,11 @@ def train_allocator(config: RunConfig, run: RunDir, models: ModelStore, source: 
                 targets = rule_budgets(scores, warm_rows, reward.rule)
             counts = Counter(targets.values())
             history.append({"stage": "warmup_targets", "target": section.warmup_target,
-                            "neighbours": section.warmup_neighbours if section.warmup_target == "reward" else 0,
+                            "neighbours": section.warmup_neighbours,  # 0 unless the reward target (config)
                             "performer_generate_calls": reward.scorer.generate_calls,
                             **{f"budget_{n}": counts[n] for n in sorted(counts)}})
-            logger.info("allocator warm-up: oracle budgets of %d images: %s", len(targets), dict(sorted(counts.items())))
+            logger.info("allocator warm-up: %s budgets of %d images: %s", section.warmup_target, len(targets),
+                        dict(sorted(counts.items())))
         warm = train_sft(policy.model, models.processor,
                          datasets.Dataset.from_list(warmup_rows(warm_rows, section.candidates, config.seed, targets)),
                          warmup_config(config), run.phase_dir("allocator") / "warmup", None,

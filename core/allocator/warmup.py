@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pathreason.allocator.inputs import allocation_target
+from pathreason.allocator.oracle import best_budget
 
 if TYPE_CHECKING:
     from pathreason.config import RunConfig
@@ -80,8 +81,7 @@ def smoothed_budgets(rewards: Mapping[str, Mapping[int, float]], embeddings: Map
     out = {}
     for row, sid in enumerate(ids):
         order = sorted(range(len(ids)), key=lambda j: (-similarity[row, j], j != row, j))[:k]
-        mean = table[order].mean(axis=0)
-        out[sid] = budgets[max(range(len(budgets)), key=lambda c: (round(float(mean[c]), 12), -budgets[c]))]
+        out[sid] = best_budget(dict(zip(budgets, table[order].mean(axis=0).tolist())))
     return out
 
 
@@ -99,6 +99,8 @@ def input_embeddings(model: Any, processor: Any, rows: Sequence[dict[str, Any]],
     whatever they show)."""
     import torch
 
+    from pathreason.inference import last_token_positions
+
     if by not in ("input", "prompt"):
         raise ValueError(f"input_embeddings: by must be 'input' or 'prompt', got {by!r}")
     out: dict[str, list[float]] = {}
@@ -111,8 +113,7 @@ def input_embeddings(model: Any, processor: Any, rows: Sequence[dict[str, Any]],
         enc = processor(images=images, text=texts, return_tensors="pt", padding=True).to(device)
         with torch.inference_mode():
             hidden = model(**enc, output_hidden_states=True).hidden_states[-1]
-        mask = enc["attention_mask"]
-        last = mask.shape[1] - 1 - mask.flip(1).argmax(1)  # the last real token, whichever side pads
+        last = last_token_positions(enc["attention_mask"])
         for r, h in zip(batch, hidden[torch.arange(hidden.shape[0]), last].float().cpu()):
             out[r["id"]] = h.tolist()
     return out

@@ -24,6 +24,24 @@ def _tiny() -> str:
     return str(tiny_path())
 
 
+#: A VQA run's allocator. A VQA level is named by its question, so the allocator looks at the image
+#: at 4 tokens only (``view: low``) and reads the question. A yes/no question whose detail the
+#: performer cannot see yet is still answered right half the time, by luck, so each image's own best
+#: budget taught the warm-up 16 tokens for most fine questions (with the subtyping allocator's
+#: settings on a VQA performer: accuracy 0.71 against 0.84 at 256, fine questions at 16); the warm-up
+#: teaches instead the budget with the best mean reward over the 16 training images asked most
+#: alike (``warmup_target: reward``, neighbours by the prompt's text). At lam 0.25 the rule's own best choice for "speckled chromatin?" is 32 tokens
+#: (right 0.51 there, 0.70 at 256), so VQA prices N0 tokens at 0.1; and GRPO's per-group std scaling
+#: turned the few-hundredths price differences between budgets that all answer an image alike into
+#: full-size advantages and moved the fine questions back to 64 tokens (accuracy 0.73), so its
+#: advantages are unscaled (``scale_rewards: none``). The tiny model writes a budget digit by digit
+#: and joined 256 and 16 into 216 for the speckle question (0.31 there), so its answer is read with
+#: greedy decoding constrained to the candidates (``answer: candidates``). Measured in
+#: docs/concepts/token-allocator.md.
+VQA_ALLOCATOR: dict[str, Any] = {"view": "low", "warmup_target": "reward", "warmup_neighbours": 16,
+                                 "warmup_neighbours_by": "prompt", "warmup_samples": 256, "lam": 0.1,
+                                 "scale_rewards": "none", "answer": "candidates"}
+
 #: The tiny preset's own recipe; the user's config always wins over it. A LoRA on a randomly
 #: initialised tiny model barely moves, so the tiny preset fine-tunes the whole language model
 #: (``lora: null``) with its random vision tower frozen, at a high learning rate, and mixes
@@ -48,25 +66,6 @@ def _tiny() -> str:
 #: options in one order per family, coarse tiles without texture) one draw left the coarse level at
 #: 0.64 on 16 tokens and 0.81 on 64 (it failed the three-level check); all draws pass it (coarse 0.86
 #: from 16 tokens, medium 0.88 from 64, fine 0.81 at 256; accuracy at 256 0.84 instead of 0.93).
-#: A VQA run's allocator. A VQA level is named by its question, so the allocator looks at the image
-#: at 4 tokens only (``view: low``) and reads the question. A yes/no question whose detail the
-#: performer cannot see yet is still answered right half the time, by luck, so each image's own best
-#: budget taught the warm-up 16 tokens for most fine questions (with the subtyping allocator's
-#: settings on a VQA performer: accuracy 0.71 against 0.84 at 256, fine questions at 16); the warm-up
-#: teaches instead the budget with the best mean
-#: reward over the 16 training images asked most alike (``warmup_target: reward``, neighbours by the
-#: prompt's text). At lam 0.25 the rule's own best choice for "speckled chromatin?" is 32 tokens
-#: (right 0.51 there, 0.70 at 256), so VQA prices N0 tokens at 0.1; and GRPO's per-group std scaling
-#: turned the few-hundredths price differences between budgets that all answer an image alike into
-#: full-size advantages and moved the fine questions back to 64 tokens (accuracy 0.73), so its
-#: advantages are unscaled (``scale_rewards: none``). The tiny model writes a budget digit by digit
-#: and joined 256 and 16 into 216 for the speckle question (0.31 there), so its answer is read with
-#: greedy decoding constrained to the candidates (``answer: candidates``). Measured in
-#: docs/concepts/token-allocator.md.
-VQA_ALLOCATOR: dict[str, Any] = {"view": "low", "warmup_target": "reward", "warmup_neighbours": 16,
-                                 "warmup_neighbours_by": "prompt", "warmup_samples": 256, "lam": 0.1,
-                                 "scale_rewards": "none", "answer": "candidates"}
-
 TINY_RECIPE: dict[str, Any] = {
     "lora": None,
     "sft": {"learning_rate": 1e-3, "warmup_ratio": 0.05, "max_steps": 250, "per_device_train_batch_size": 16,
