@@ -373,6 +373,14 @@ class SlideSection(_Section):
     """``most_severe``: the classes from least to most severe."""
     min_tiles: int = Field(1, ge=1)
     """``most_severe``: tiles that must show a class before the slide gets it."""
+    survey: int | None = Field(None, ge=1)
+    """``label`` with ``most_severe``: tokens of a first pass over every tissue tile; tiles are then
+    read again at their budget, those whose survey class could hide the most severe one first, until
+    the tiles read at full budget settle the slide's label or the slide budget is spent (``None``:
+    one pass). Every pass counts in the slide's cost."""
+    survey_batch: int = Field(4, ge=1)
+    """``survey``: tiles read again per round; the label is checked, and tiles next to one whose class
+    rose are moved forward, after each round."""
     nms_iou: float = Field(0.5, gt=0, le=1)
     """``boxes``: of two boxes overlapping by at least this IoU, the lower-ranked one is dropped."""
     prefetch: int = Field(2, ge=1)

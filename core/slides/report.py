@@ -93,6 +93,9 @@ class SlideReport:
     """The reader thread's busy time (it overlaps with compute)."""
     read_wait_seconds: float = 0.0
     """Time the model waited for tiles: reading that did not overlap with compute."""
+    survey: dict[str, Any] = field(default_factory=dict)
+    """With ``slide.survey``: its ``tokens``, the tiles ``reread`` at full budget, the ``rounds`` and
+    whether the label was ``settled`` before the budget or the tiles ran out."""
     warnings: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     #: Pictures' inputs (not serialised).
@@ -154,7 +157,8 @@ class SlideReport:
             "performer_tokens": self.performer_tokens, "overhead_tokens": self.overhead_tokens,
             "tokens_per_tissue_tile": self.tokens_per_tissue_tile, "wall_seconds": self.wall_seconds,
             "tiles_per_second": self.tiles_per_second, "read_seconds": self.read_seconds,
-            "read_wait_seconds": self.read_wait_seconds, "warnings": self.warnings, "files": self.files,
+            "read_wait_seconds": self.read_wait_seconds, "survey": self.survey, "warnings": self.warnings,
+            "files": self.files,
         }
 
     def summary(self) -> str:

@@ -19,7 +19,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,6 +109,10 @@ def _check(job: SlideJob) -> None:
     if job.result == "answer" and job.region is None:
         raise DataError(f"{job.path}: task {job.task_name!r} answers about a region: give --region x,y,w,h "
                         "(level-0 pixels)")
+    if job.section.survey is not None and (job.result != "label" or job.section.rule != "most_severe"):
+        raise ConfigError(f"slide.survey reads tiles again until the most severe class is settled: it needs a task "
+                          f"whose slide result is a label and slide.rule most_severe (task {job.task_name!r} makes "
+                          f"{job.result!r}, rule {job.section.rule!r})")
     if job.result == "label":
         if not job.options:
             raise ConfigError(f"task {job.task_name!r} labels the slide: give the classes (--options a,b,c)")
@@ -248,16 +252,15 @@ def _load_at_budget(job: SlideJob, tile: _Tile) -> tuple[Sample, tuple[float, fl
     return sample, (tile.grid.width / small.width, tile.grid.height / small.height)
 
 
-def _answer(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
-            report: SlideReport) -> dict[int, tuple[Record, tuple[float, float]]]:
+def _answer(job: SlideJob, todo: list[_Tile], planning: PlanningContext, report: SlideReport, spent: int,
+            desc: str = "") -> dict[int, tuple[Record, tuple[float, float]]]:
+    """Answer ``todo`` at each tile's ``row.budget``; a tile's tokens add up over passes."""
     from tqdm.auto import tqdm
 
-    todo = [t for t in tiles if t.row.status == "planned"]
     budgets = {t.sample.id: t.row.budget for t in todo}
     bound = bind(job.budgeter, job.budgeter_name, AnsweringContext(job.context, budgets, planning.allocations), job.phase)
     stream = TileStream(todo, lambda t: _load_at_budget(job, t), job.batch_size, job.section.prefetch)
-    bar = tqdm(total=len(todo), desc=job.path.name, unit="tile", disable=not job.progress)
-    spent = sum(t.row.overhead_tokens for t in tiles)
+    bar = tqdm(total=len(todo), desc=job.path.name + desc, unit="tile", disable=not job.progress)
     out: dict[int, tuple[Record, tuple[float, float]]] = {}
     for batch in stream:
         for read in batch:
@@ -272,7 +275,8 @@ def _answer(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
             if record is None:
                 _lose(tile, "the performer returned no answer", report)
                 continue
-            tile.row.status, tile.row.tokens = "answered", record.tokens
+            tile.row.status = "answered"
+            tile.row.tokens += record.tokens
             tile.row.overhead_tokens = max(tile.row.overhead_tokens, record.overhead_tokens)
             tile.row.score = record.score if job.truth is not None else None
             out[tile.grid.index] = (record, read.value[1])
@@ -285,15 +289,97 @@ def _answer(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
     return out
 
 
+def _classifier(job: SlideJob) -> Callable[[Record], str | None]:
+    """A tile answer's class: the first of the slide's classes the task scores it right for."""
+    probes = {c: Sample(id=f"class-{i}", image=str(job.path), task=job.task_name, options=list(job.options), answer=c)
+              for i, c in enumerate(job.options)}
+    return lambda record: match_class(record.parsed, list(job.options),
+                                      lambda a, c: job.task.score(a, probes[c]) >= 1.0)
+
+
+def _near(a: GridTile, b: GridTile) -> bool:
+    """Neighbouring tiles of the grid (diagonals included)."""
+    return abs(a.x - b.x) <= 1.5 * a.width and abs(a.y - b.y) <= 1.5 * a.height
+
+
+def _rank(rank: Mapping[str, int], label: str | None, unknown: int = -1) -> int:
+    """A class's place in ``slide.severity`` (``unknown`` for no class or one not ranked)."""
+    return rank.get(label, unknown) if label is not None else unknown
+
+
+def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
+            report: SlideReport) -> dict[int, tuple[Record, tuple[float, float]]] | None:
+    """``slide.survey``: every tile at the survey budget, then tiles read again at their request until
+    the slide's label is settled or the slide budget is spent (``None``: the survey does not fit).
+
+    Read again first: tiles whose survey class is most severe (a class seen at few tokens may hide a
+    more severe look-alike) and, after each round, the neighbours of a tile whose class rose (lesions
+    come in foci). Settled: the tiles read at full budget alone give the most severe class in
+    ``min_tiles`` tiles, which no other tile can change.
+    """
+    section = job.section
+    severity = list(section.severity)
+    planned = [t for t in tiles if t.row.status != "lost"]
+    overhead = sum(t.row.overhead_tokens for t in tiles)
+    for tile in planned:
+        tile.row.budget = min(int(section.survey or 0), int(tile.row.requested or 0))
+    if job.slide_budget is not None and overhead + sum(t.row.budget for t in planned) > job.slide_budget:
+        report.warnings.append(f"slide.survey {section.survey} on {len(planned)} tiles does not fit the slide budget "
+                               f"{job.slide_budget} after the budgeter's looks ({overhead}): one pass, shared")
+        return None
+    answers = _answer(job, planned, planning, report, overhead, ": survey")
+    classify = _classifier(job)
+    rank = {c: i for i, c in enumerate(severity)}
+    labels = {i: classify(record) for i, (record, _) in answers.items()}
+    by_index = {t.grid.index: t for t in planned}
+    queue = sorted((t for t in planned if t.grid.index in answers and int(t.row.requested or 0) > t.row.budget),
+                   key=lambda t: (-_rank(rank, labels[t.grid.index], len(rank)), -t.grid.tissue, t.grid.index))
+    full: dict[int, str | None] = {}
+    rounds, over_budget, settled = 0, 0, False
+    spent = overhead + sum(t.row.tokens for t in planned)
+    while queue and not settled:
+        batch: list[_Tile] = []
+        while queue and len(batch) < section.survey_batch:
+            tile = queue.pop(0)
+            cost = int(tile.row.requested or 0)
+            if job.slide_budget is not None and spent + sum(int(b.row.requested or 0) for b in batch) + cost > job.slide_budget:
+                over_budget += 1
+                continue
+            batch.append(tile)
+        if not batch:
+            break
+        for tile in batch:
+            tile.row.budget = int(tile.row.requested or 0)
+        got = _answer(job, batch, planning, report, spent, f": reading again ({rounds + 1})")
+        rounds += 1
+        risen = []
+        for tile in batch:
+            index = tile.grid.index
+            if index not in got:  # lost on the second read: its survey answer goes with it
+                answers.pop(index, None)
+                continue
+            answers[index] = got[index]
+            label = classify(got[index][0])
+            if _rank(rank, label) > _rank(rank, labels[index]):
+                risen.append(by_index[index].grid)
+            labels[index] = full[index] = label
+        if risen:
+            queue.sort(key=lambda t: not any(_near(t.grid, g) for g in risen))  # stable: neighbours first
+        spent = overhead + sum(t.row.tokens for t in planned)
+        settled = bool(severity) and sum(label == severity[-1] for label in full.values()) >= section.min_tiles
+    report.survey = {"tokens": section.survey, "reread": len(full), "rounds": rounds, "settled": settled,
+                     "not_reread_for_budget": over_budget, "not_reread": len(queue) + over_budget}
+    return answers
+
+
 def _result(job: SlideJob, tiles: list[_Tile], answers: Mapping[int, tuple[Record, tuple[float, float]]],
             report: SlideReport) -> None:
     by_index = {t.grid.index: t for t in tiles}
     if job.result == "label":
-        probes = {c: Sample(id=f"class-{i}", image=str(job.path), task=job.task_name, options=list(job.options), answer=c)
-                  for i, c in enumerate(job.options)}
         labels = []
+        classify = _classifier(job)
         for index, (record, _) in sorted(answers.items()):
-            label = match_class(record.parsed, list(job.options), lambda a, c: job.task.score(a, probes[c]) >= 1.0)
+            label = classify(record)
             by_index[index].row.answer = label if label is not None else f"(no class) {record.parsed}"
             labels.append(label)
         report.label_counts = {c: labels.count(c) for c in job.options if labels.count(c)}
@@ -341,8 +427,11 @@ def run_slide(job: SlideJob) -> SlideReport:
         tiles = _tiles(job, slide, report)
     report.tiles = [t.row for t in tiles]
     planning = _plan(job, tiles, report)
-    _share(job, tiles, report)
-    answers = _answer(job, tiles, planning, report)
+    answers = _survey(job, tiles, planning, report) if section.survey is not None else None
+    if answers is None:
+        _share(job, tiles, report)
+        answers = _answer(job, [t for t in tiles if t.row.status == "planned"], planning, report,
+                          sum(t.row.overhead_tokens for t in tiles))
     _result(job, tiles, answers, report)
     report.wall_seconds = time.perf_counter() - start
     for warning in report.warnings[:20]:

@@ -198,10 +198,12 @@ class Oracle:
     def __init__(self, truth: Any) -> None:
         self.truth = truth
         self.calls: list[list[int | None]] = []
+        self.ids: list[list[str]] = []
 
     def answer(self, samples: Sequence[Any], images: Sequence[Any], budgets: Sequence[int | None],
                *, logprobs: bool = False) -> list[Answer]:
         self.calls.append(list(budgets))
+        self.ids.append([s.id for s in samples])
         out = []
         for sample, image, budget in zip(samples, images, budgets):
             if sample.task == "detection":
@@ -319,6 +321,63 @@ def test_the_allocator_works_on_slides_with_its_look_counted(slides: dict[str, A
     # static:16 misses the fine focus: the slide gets the coarse twin
     report = run_slide(_job(info.path, "static:16", truth=truth))
     assert report.label == LOOKALIKES[info.label] and report.metrics == {"correct": 0.0}
+
+
+def test_the_survey_reads_tiles_again_until_the_most_severe_class_is_settled(slides: dict[str, Any]) -> None:
+    info = slides["sub"]
+    truth = load_truth(info.truth_path)
+    assert info.label == SEVERITY[-1]  # the fixture's focus is the most severe, fine class
+    n = info.tissue_cells
+    performer = Oracle(truth)
+    report = run_slide(_job(info.path, "static:256", truth=truth, context=Context(performer), survey=16, survey_batch=2))
+    assert report.label == info.label and report.metrics == {"correct": 1.0}
+    assert performer.calls[0] == [16] * 4 and sum(len(c) for c in performer.calls if set(c) == {16}) == n
+
+    # by hand: at 16 tokens every focus tile reads as its twin (low-grade), the most severe class seen,
+    # so those tiles are read again first; the label is settled once two read at 256 say high-grade
+    survey = {i for call, ids in zip(performer.calls, performer.ids) for b, i in zip(call, ids) if b == 16}
+    reread = [ids for call, ids in zip(performer.calls, performer.ids) if set(call) == {256}]
+    assert len(survey) == n and report.survey["settled"] is True
+    label_of = {t.index: truth.label_at(t.x + 1, t.y + 1) for t in report.tiles}
+    by_id = {f"{info.path.name.split('.')[0]}-tile{t.index:05d}": t.index for t in report.tiles}
+    twins = [i for i, lab in label_of.items() if lab in (SEVERITY[-1], LOOKALIKES[SEVERITY[-1]])]
+    first = [by_id[i] for i in reread[0]]
+    assert set(first) <= set(twins)
+    found = sum(label_of[by_id[i]] == SEVERITY[-1] for ids in reread for i in ids)
+    assert found >= 2 and any(label_of[by_id[i]] == SEVERITY[-1] for i in reread[-1])  # it stopped once settled
+    r = sum(len(ids) for ids in reread)
+    assert report.survey["reread"] == r <= len(twins) < n
+    assert report.total_tokens == 16 * n + 256 * r          # every pass counted: the survey and the second reads
+    assert sum(t.tokens for t in report.tiles if t.budget == 256) == (16 + 256) * r
+
+    # under a slide budget: the survey, then as many second reads as fit
+    budget = 16 * n + 256 + 100
+    report = run_slide(_job(info.path, "static:256", slide_budget=budget, truth=truth, survey=16, survey_batch=2))
+    assert report.total_tokens <= budget and report.survey["reread"] == 1 and report.survey["settled"] is False
+    assert report.label == LOOKALIKES[SEVERITY[-1]]  # one high-grade tile found, two needed: its twin's class
+
+    # the survey does not fit: one pass, shared by the slide budgeter, said in a warning
+    report = run_slide(_job(info.path, "static:256", slide_budget=16 * n - 1, truth=truth, survey=16))
+    assert report.survey == {} and report.total_tokens <= 16 * n - 1
+    assert any("slide.survey 16" in w and "one pass" in w for w in report.warnings)
+
+    # a budgeter that asks no more than the survey: nothing to read again
+    report = run_slide(_job(info.path, "static:16", truth=truth, survey=16))
+    assert report.survey["reread"] == 0 and report.total_tokens == 16 * n
+
+    with pytest.raises(ConfigError, match="slide.survey"):
+        run_slide(_job(info.path, "static:256", truth=truth, survey=16, rule="majority"))
+
+
+def test_the_survey_reads_the_neighbours_of_a_risen_tile_next() -> None:
+    from pathreason.slides.runner import _near
+    from pathreason.slides.tiles import GridTile
+
+    def tile(x: int, y: int) -> GridTile:
+        return GridTile(0, 0, 0, x, y, 448, 448, 1.0, (x, y, x + 448, y + 448))
+
+    assert _near(tile(0, 0), tile(448, 448)) and _near(tile(448, 0), tile(0, 0))
+    assert not _near(tile(0, 0), tile(896, 0)) and not _near(tile(0, 0), tile(0, 896))
 
 
 def test_a_plugin_slide_budgeter_is_registered_and_used(slides: dict[str, Any]) -> None:
