@@ -215,6 +215,10 @@ class GRPOSection(_TrainerSection):
     """TRL's loss_type; "grpo" is the paper's Eq. 1 (per-sequence length normalisation)."""
     scale_rewards: Literal["group", "batch", "none"] = "group"
     """Advantage scaling: "group" is the paper's (R - mean) / std over the G outputs of a prompt."""
+    budget_mix: bool = False
+    """Show each prompt at one budget drawn from the training budget and the ``sft.budget_mix``
+    budgets where its evidence shows (``sft.budget_mix_level_key``, never for ``sft.budget_mix_exclude``),
+    so that GRPO keeps up the low budgets SFT taught (False: the training budget only)."""
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"
     vllm_server_host: str = "0.0.0.0"

@@ -45,9 +45,8 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
     for sample, image in zip(samples, images):
         task = tasks[sample.task]
         budgets = [budgeter.tokens(sample)]
-        excluded = sample.meta.get("difficulty") in sft.budget_mix_exclude or sample.task in sft.budget_mix_exclude
-        mix = _visible_mix(sft.budget_mix or [], sample, sft.budget_mix_level_key)
-        if mix and not excluded:
+        mix = mixed_budgets(config, sample)
+        if mix:
             budgets += mix if sft.budget_mix_draws == "all" else [rng.choice(mix)]
         for budget in budgets:
             view = make_view(image.size, budget, box_frame, config.budget.patch)
@@ -59,6 +58,15 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
             })
     rng.shuffle(rows)
     return rows
+
+
+def mixed_budgets(config: RunConfig, sample: Sample) -> list[int]:
+    """The ``sft.budget_mix`` budgets ``sample`` is also trained at: none when its difficulty or task
+    is in ``sft.budget_mix_exclude``, else those where its evidence shows."""
+    sft = config.sft
+    if sample.meta.get("difficulty") in sft.budget_mix_exclude or sample.task in sft.budget_mix_exclude:
+        return []
+    return _visible_mix(sft.budget_mix or [], sample, sft.budget_mix_level_key)
 
 
 def _visible_mix(mix: Sequence[int], sample: Sample, level_key: str | None) -> list[int]:
@@ -81,15 +89,21 @@ def _visible_mix(mix: Sequence[int], sample: Sample, level_key: str | None) -> l
 
 def grpo_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sample],
               images: Sequence[Image.Image], box_frame: str) -> list[dict[str, Any]]:
-    """Prompts with the image at its training budget, and the reward columns of each task."""
+    """Prompts with the image at its training budget, or with ``grpo.budget_mix`` at one drawn from
+    it and the sample's mixed budgets (seeded), and the reward columns of each task."""
+    rng = random.Random(config.seed + 1)
     budgeter = training_budgeter(config)
     rows = []
     for sample, image in zip(samples, images):
         task = tasks[sample.task]
-        view = make_view(image.size, budgeter.tokens(sample), box_frame, config.budget.patch)
+        budget = budgeter.tokens(sample)
+        mix = mixed_budgets(config, sample) if config.grpo.budget_mix else []
+        if mix:
+            budget = rng.choice([budget, *mix])
+        view = make_view(image.size, budget, box_frame, config.budget.patch)
         rows.append({"prompt": task.messages(sample), "image": resize_for_view(image, view), "id": sample.id,
                      **task.reward_columns(sample, view)})
     return rows
 
 
-__all__ = ["grpo_rows", "sft_rows", "training_budgeter"]
+__all__ = ["grpo_rows", "mixed_budgets", "sft_rows", "training_budgeter"]

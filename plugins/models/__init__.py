@@ -58,7 +58,9 @@ VQA_ALLOCATOR: dict[str, Any] = {"view": "low", "warmup_target": "reward", "warm
 #: dominate; synthpath mAP 0.012 at 250 steps, 0.020 with the per-sample loss, 0.072 (large glands
 #: 0.39, mAP@0.1 0.70) with both. Other tasks learn in 250 steps and keep their token-averaged loss.
 #: On the three-level data a detection run reaches mAP 0.894 at 256 tokens; with the level-floored
-#: mix it fell to 0.116 (and 0.12 / 0.05 at 16 / 64 tokens), so detection still trains at 256 only.
+#: mix it fell to 0.116 (and 0.12 / 0.05 at 16 / 64 tokens), and with every visible mixed budget
+#: drawn (600 steps) to 0.028 (coarse tiles 0.56 at 16 tokens, 0.08 at 256), so detection still
+#: trains at 256 only.
 #: A subtyping run shows each tile at every mixed budget where its detail shows
 #: (``budget_mix_draws: all``): with one draw a medium twin outnumbered its coarse class 2:1 at 64
 #: tokens and the coarse level fell from 1.00 at 16 tokens to 0.79 at 64; with all draws it holds

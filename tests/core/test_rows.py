@@ -62,3 +62,23 @@ def test_grpo_rows_carry_the_reward_columns() -> None:
     (row,) = grpo_rows(config, {"subtyping": get_task("subtyping")}, samples, images, "absolute")
     assert row["id"] == "s0" and row["task"] == "subtyping" and row["answer"] == "a" and row["options"] == ["a", "b"]
     assert row["image"].size == (448, 448)
+
+
+def test_grpo_budget_mix_draws_each_prompt_from_its_visible_budgets() -> None:
+    """``grpo.budget_mix``: one budget per prompt, from the training budget and the SFT mix at or above
+    the sample's level (a 448-px square: 16 -> 112 px, 32 -> 140, 64 -> 224, 128 -> 308, 256 -> 448)."""
+    sft = {"budget_mix": [16, 32, 64, 128], "budget_mix_level_key": "level_tokens", "budget_mix_exclude": ["fine"]}
+    config = RunConfig.build({"sft": sft, "grpo": {"budget_mix": True}}, apply_preset=False)
+    samples, images = _samples([16] * 60 + [64] * 60 + [256] * 10)
+    samples[-1].meta["difficulty"] = "fine"
+    rows = grpo_rows(config, {"subtyping": get_task("subtyping")}, samples, images, "absolute")
+    sides = [r["image"].size[0] for r in rows]
+    assert len(rows) == 130
+    assert set(sides[:60]) == {112, 140, 224, 308, 448}   # every visible budget drawn for some coarse sample
+    assert set(sides[60:120]) == {224, 308, 448}          # never below its level
+    assert set(sides[120:]) == {448}                       # nothing visible below 256 (and one excluded)
+    again = grpo_rows(config, {"subtyping": get_task("subtyping")}, samples, images, "absolute")
+    assert [r["image"].size for r in again] == [r["image"].size for r in rows]  # seeded
+    off = grpo_rows(RunConfig.build({"sft": sft}, apply_preset=False), {"subtyping": get_task("subtyping")},
+                    samples, images, "absolute")
+    assert {r["image"].size[0] for r in off} == {448}
