@@ -55,6 +55,8 @@ class SynthpathOptions(BaseModel):
     vqa_option_order: Literal["shuffled", "fixed"] = Field(
         "fixed", description="VQA multiple-choice options in one order per question family, or shuffled per question")
     vqa_coarse_texture: bool = Field(False, description="coarse VQA tiles carry a random chromatin texture (default: even)")
+    subtyping_normal: bool = Field(False, description="add normal stroma as a seventh, coarse subtyping class "
+                                   "(for performers meant for whole slides)")
 
 
 def _setting(value: Any) -> str:

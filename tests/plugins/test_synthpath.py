@@ -335,3 +335,21 @@ def test_labels_need_the_resolution_they_claim():
             assert accuracy(budget, twins) < 0.7, (hard, budget)
         assert accuracy(LEVEL_TOKENS[level[hard]], twins) > 0.95, hard
     assert accuracy(16, coarse) > 0.95
+
+
+def test_subtyping_normal_adds_a_coarse_normal_class_and_keeps_the_levels():
+    from pathreason.plugins.datasets.synthpath.generator import CLASS_NAMES, NORMAL, NORMAL_CLASS_NAMES, generate
+
+    plain = generate("test", n=18, task="subtyping")
+    normal = generate("test", n=18, task="subtyping", subtyping_normal=True)
+    assert [s.meta["difficulty"] for s in normal] == [s.meta["difficulty"] for s in plain]   # levels still cycle
+    assert all(s.options == list(NORMAL_CLASS_NAMES) for s in normal) and plain[0].options == list(CLASS_NAMES)
+    coarse = [s.answer for s in normal if s.meta["difficulty"] == "coarse"]
+    assert coarse == [CLASS_NAMES[0], CLASS_NAMES[3], NORMAL.name] * 2
+    # medium and fine samples are the same tiles as without the option
+    for a, b in zip(plain, normal):
+        if a.meta["difficulty"] != "coarse":
+            assert a.answer == b.answer and np.array_equal(np.asarray(a.load_image()), np.asarray(b.load_image()))
+    # a normal tile is what a synthetic slide's stroma is: no glands, its layout "stroma"
+    tile = next(s for s in normal if s.answer == NORMAL.name)
+    assert tile.meta["layout"] == "stroma" and tile.meta["level_tokens"] == 16

@@ -156,6 +156,24 @@ by tissue layout, visible at 16 tokens."""
 
 CLASS_NAMES = tuple(s.name for s in SUBTYPES)
 
+NORMAL = STROMAL
+"""With ``subtyping_normal``: the class of tissue without a lesion (what a slide is mostly made of)."""
+NORMAL_CLASS_NAMES = (NORMAL.name, *CLASS_NAMES)
+"""The subtyping options with ``subtyping_normal``: the normal class first, then the six lesions."""
+
+
+def subtype_of(index: int, normal: bool = False) -> Subtype:
+    """Subtyping sample ``index``'s class: ``SUBTYPES[i % 6]``; with ``normal`` a coarse sample
+    (``i % 3 == 0``) is in turn adenoma, low-grade dysplasia or normal stroma (``(i // 3) % 3``),
+    so the levels still cycle with ``i`` and each keeps a third of the samples.
+
+    >>> [subtype_of(i).name[:8] for i in (0, 3, 6)], [subtype_of(i, True).name[:8] for i in (0, 3, 6, 9)]
+    (['glandula', 'low-grad', 'glandula'], ['glandula', 'low-grad', 'stromal ', 'glandula'])
+    """
+    if normal and index % 3 == 0:
+        return (ADENOMA, LOW_GRADE, NORMAL)[(index // 3) % 3]
+    return SUBTYPES[index % len(SUBTYPES)]
+
 TISSUE_TYPE = {"stroma": "stromal tissue", "glandular": "glandular tissue", "epithelium": "dysplastic epithelium"}
 PATTERN = {"stroma": "spindle-cell stroma", "glandular": "glands with open lumens", "epithelium": "crowded epithelium"}
 COUNT_WORDS = ("one", "two", "three", "four")
@@ -268,6 +286,7 @@ class _Context:
     lookalike: bool = False
     vqa_option_order: str = "fixed"
     vqa_coarse_texture: bool = False
+    subtyping_normal: bool = False
 
     def draw(self, rng: np.random.Generator, scene: Scene) -> Image.Image:
         return self.draw_with_boxes(rng, scene)[0]
@@ -295,13 +314,13 @@ class _Context:
 
 
 def _subtyping(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
-    subtype = SUBTYPES[index % len(SUBTYPES)]
+    subtype = subtype_of(index, ctx.subtyping_normal)
     glands = _adenoma_glands(rng, ctx.size) if subtype.layout == "glandular" else []
     return Sample(
         id=ctx.sample_id("subtyping", index),
         image=ctx.draw(rng, subtype.scene(glands)),
         task="subtyping",
-        options=list(CLASS_NAMES),
+        options=list(NORMAL_CLASS_NAMES if ctx.subtyping_normal else CLASS_NAMES),
         answer=subtype.name,
         meta=ctx.meta(index, subtype.difficulty, category=subtype.name, layout=subtype.layout, chromatin=subtype.chromatin),
     )
@@ -406,20 +425,23 @@ _BUILDERS: dict[str, Callable[[_Context, int, np.random.Generator], Sample]] = {
 def make_sample(
     split: str, task: str, index: int, seed: int = 0, tile: int = REFERENCE_SIZE, real_background: bool = False,
     lookalike: bool = False, vqa_option_order: str = "fixed", vqa_coarse_texture: bool = False,
+    subtyping_normal: bool = False,
 ) -> Sample:
     """Sample ``index`` of ``task`` in ``split``: always the same for the same arguments.
 
     ``lookalike=True`` draws the same tile without its textures (chromatin clumps or speckle, and
     glands drawn in them), from the same random stream: what a medium or fine sample shows below
     its level's budget. Its question and answer are the sample's; a detection tile keeps only the
-    boxes of the glands still drawn. ``vqa_option_order`` and ``vqa_coarse_texture``: see :func:`generate`.
+    boxes of the glands still drawn. ``vqa_option_order``, ``vqa_coarse_texture`` and
+    ``subtyping_normal``: see :func:`generate`.
     """
     split = canonical_split(split)
     if task not in _BUILDERS:
         raise ConfigError(f"synthpath task must be one of {list(TASKS)} or None (all), got {task!r}")
     if vqa_option_order not in ("shuffled", "fixed"):
         raise ConfigError(f"synthpath vqa_option_order must be 'shuffled' or 'fixed', got {vqa_option_order!r}")
-    ctx = _Context(split, seed, tile, real_background, lookalike, vqa_option_order, bool(vqa_coarse_texture))
+    ctx = _Context(split, seed, tile, real_background, lookalike, vqa_option_order, bool(vqa_coarse_texture),
+                   bool(subtyping_normal))
     return _BUILDERS[task](ctx, index, sample_rng(seed, split, task, index))
 
 
@@ -433,6 +455,7 @@ def generate(
     progress: bool | None = None,
     vqa_option_order: str = "fixed",
     vqa_coarse_texture: bool = False,
+    subtyping_normal: bool = False,
 ) -> list[Sample]:
     """``n`` samples of the synthpath benchmark.
 
@@ -448,6 +471,9 @@ def generate(
     random texture (no texture then shows at 256 tokens that the layout question ignores). With the
     shuffled options and the textured coarse tiles the tiny performer learnt no shuffled family and
     got the coarse layout questions wrong at 256 tokens (docs: the task performer's page).
+    ``subtyping_normal=True`` adds a seventh subtyping class, normal stroma without a lesion, to the
+    coarse level (:func:`subtype_of`): a performer meant for whole slides, which are mostly normal
+    tissue, learns to call it normal rather than some lesion.
     """
     split = canonical_split(split)
     tasks = TASKS if task is None else (task,)
@@ -467,4 +493,4 @@ def generate(
 
     bar = tqdm(plan, desc=f"synthpath {split}", disable=not (len(plan) >= 500 if progress is None else progress))
     return [make_sample(split, name, k, seed, tile, real_background, vqa_option_order=vqa_option_order,
-                        vqa_coarse_texture=vqa_coarse_texture) for name, k in bar]
+                        vqa_coarse_texture=vqa_coarse_texture, subtyping_normal=subtyping_normal) for name, k in bar]
