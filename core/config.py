@@ -309,6 +309,9 @@ class AllocatorSection(GRPOSection):
             raise ValueError(f"allocator.warmup_neighbours averages the reward warm-up's targets; set "
                              f"allocator.warmup_target: reward, or warmup_neighbours: 0 (warmup_target is "
                              f"{self.warmup_target!r})")
+        if self.budget_mix:
+            raise ValueError("allocator.budget_mix: the allocator sees each image at its view "
+                             "(allocator.view), not at a budget; budget_mix is grpo's (grpo.budget_mix)")
         return self
 
 
@@ -426,6 +429,10 @@ class RunConfig(BaseModel):
     allocator: AllocatorSection = Field(default_factory=lambda: AllocatorSection())
     evaluation: EvaluationSection = Field(default_factory=lambda: EvaluationSection())
     slide: SlideSection = Field(default_factory=lambda: SlideSection())
+    box_frame: Literal["model", "absolute", "norm1000"] = "model"
+    """The coordinates boxes are read and written in: the model family's (``"model"``: pixels of the
+    image shown for Qwen2.5-VL), pixels of the image shown (``"absolute"``) or 0-1000 of the image
+    (``"norm1000"``, the same answer at every budget)."""
     output_dir: str = "runs/pathreason"
     seed: int = 42
     report_to: str | list[str] = "none"

@@ -81,7 +81,10 @@ class ModelStore:
 
     @property
     def box_frame(self) -> str:
-        """The model family's box coordinates (``"absolute"`` pixels unless the preset says otherwise)."""
+        """The run's box coordinates: ``config.box_frame``, or with ``"model"`` the model family's
+        (``"absolute"`` pixels unless the preset says otherwise)."""
+        if self.config.box_frame != "model":
+            return self.config.box_frame
         return self.spec.box_frame if self.spec is not None else "absolute"
 
     @property

@@ -59,8 +59,10 @@ VQA_ALLOCATOR: dict[str, Any] = {"view": "low", "warmup_target": "reward", "warm
 #: 0.39, mAP@0.1 0.70) with both. Other tasks learn in 250 steps and keep their token-averaged loss.
 #: On the three-level data a detection run reaches mAP 0.894 at 256 tokens; with the level-floored
 #: mix it fell to 0.116 (and 0.12 / 0.05 at 16 / 64 tokens), and with every visible mixed budget
-#: drawn (600 steps) to 0.028 (coarse tiles 0.56 at 16 tokens, 0.08 at 256), so detection still
-#: trains at 256 only.
+#: drawn (600 steps) to 0.028 (coarse tiles 0.56 at 16 tokens, 0.08 at 256). In 0-1000 coordinates
+#: (``box_frame: norm1000``: one answer at every budget), 1200 steps learnt coarse 1.00 from 16 tokens
+#: and medium 0.47 at 64 / 0.83 at 256, but not the small glands (0.02), so detection still trains
+#: at 256 only, in pixels (docs/concepts/token-allocator.md).
 #: A subtyping run shows each tile at every mixed budget where its detail shows
 #: (``budget_mix_draws: all``): with one draw a medium twin outnumbered its coarse class 2:1 at 64
 #: tokens and the coarse level fell from 1.00 at 16 tokens to 0.79 at 64; with all draws it holds

@@ -233,3 +233,9 @@ def test_grpo_rewards_replace_the_tasks_own_and_a_typo_fails_up_front(tmp_path: 
                                                r"'detection_mean_ap'\?"):
         Engine(task="detection", output_dir=str(tmp_path / "run3"), grpo={"rewards": ["detection_mean_aq"]})
     assert not (tmp_path / "run3").exists()
+
+
+def test_budget_mix_is_grpo_s_not_the_allocator_s() -> None:
+    assert RunConfig.build({"grpo": {"budget_mix": True}}, apply_preset=False).grpo.budget_mix is True
+    with pytest.raises(ConfigError, match="allocator.budget_mix"):
+        RunConfig.build({"allocator": {"budget_mix": True}}, apply_preset=False)

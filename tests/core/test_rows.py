@@ -82,3 +82,23 @@ def test_grpo_budget_mix_draws_each_prompt_from_its_visible_budgets() -> None:
     off = grpo_rows(RunConfig.build({"sft": sft}, apply_preset=False), {"subtyping": get_task("subtyping")},
                     samples, images, "absolute")
     assert {r["image"].size[0] for r in off} == {448}
+
+
+def test_box_frame_norm1000_gives_one_answer_at_every_budget(tmp_path) -> None:
+    """``box_frame``: pixels of the image shown (a 448-px tile at 16 tokens is 112 px: boxes / 4) or
+    0-1000 of the image (the same text at every budget)."""
+    from pathreason import Engine
+
+    assert Engine(task="detection", output_dir=tmp_path / "a").box_frame == "absolute"  # Qwen2.5-VL's
+    engine = Engine(task="detection", output_dir=tmp_path / "b", box_frame="norm1000")
+    assert engine.box_frame == "norm1000"
+    sample = Sample(id="d", image=Image.new("RGB", (448, 448)), task="detection", boxes=[[112, 56, 224, 168]])
+    config = RunConfig.build({"sft": {"budget_mix": [16]}}, apply_preset=False)
+
+    def answers(frame: str) -> dict[int, str]:
+        rows = sft_rows(config, {"detection": get_task("detection")}, [sample], [sample.load_image()], frame)
+        return {r["length"]: r["completion"][0]["content"][0]["text"] for r in rows}
+
+    norm, absolute = answers(engine.box_frame), answers("absolute")
+    assert "[[250, 125, 500, 375]]" in norm[16] and norm[16] == norm[256]
+    assert "[[28, 14, 56, 42]]" in absolute[16] and "[[112, 56, 224, 168]]" in absolute[256]
