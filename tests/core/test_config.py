@@ -56,7 +56,7 @@ def test_lora_null_means_full_fine_tuning() -> None:
         ({"grpo.num_generations": 3}, r"divisible by num_generations = 3"),
         ({"allocator.view": "zoom"}, r"allocator\.view = 'zoom': Input should be 'n0' or 'low'"),
         ({"task": []}, r"at least one task is needed"),
-        ({"epochs": 3}, r"epochs: unknown setting\..*Allowed: allocator, budget"),
+        ({"epochs": 3}, r"epochs: unknown setting\..*Allowed: allocator, box_frame, budget"),
     ],
 )
 def test_invalid_values_name_field_value_and_allowed(settings: dict, message: str) -> None:

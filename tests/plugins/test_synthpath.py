@@ -338,7 +338,12 @@ def test_labels_need_the_resolution_they_claim():
 
 
 def test_subtyping_normal_adds_a_coarse_normal_class_and_keeps_the_levels():
-    from pathreason.plugins.datasets.synthpath.generator import CLASS_NAMES, NORMAL, NORMAL_CLASS_NAMES, generate
+    from pathreason.plugins.datasets.synthpath.generator import (
+        CLASS_NAMES,
+        NORMAL,
+        NORMAL_CLASS_NAMES,
+        generate,
+    )
 
     plain = generate("test", n=18, task="subtyping")
     normal = generate("test", n=18, task="subtyping", subtyping_normal=True)
