@@ -94,8 +94,9 @@ class SlideReport:
     read_wait_seconds: float = 0.0
     """Time the model waited for tiles: reading that did not overlap with compute."""
     survey: dict[str, Any] = field(default_factory=dict)
-    """With ``slide.survey``: its ``tokens``, the tiles ``reread`` at full budget, the ``rounds`` and
-    whether the label was ``settled`` before the budget or the tiles ran out."""
+    """With ``slide.survey``: its ``tokens``, the tiles ``reread`` at full budget, the ``rounds``,
+    whether the label was ``settled`` before the budget or the tiles ran out, and the tiles not read
+    again (``not_reread``; ``not_reread_for_budget`` of them because the budget did not reach them)."""
     warnings: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     #: Pictures' inputs (not serialised).

@@ -299,7 +299,7 @@ def _classifier(job: SlideJob) -> Callable[[Record], str | None]:
 
 def _near(a: GridTile, b: GridTile) -> bool:
     """Neighbouring tiles of the grid (diagonals included)."""
-    return abs(a.x - b.x) <= 1.5 * a.width and abs(a.y - b.y) <= 1.5 * a.height
+    return abs(a.col - b.col) <= 1 and abs(a.row - b.row) <= 1
 
 
 def _rank(rank: Mapping[str, int], label: str | None, unknown: int = -1) -> int:
@@ -341,15 +341,14 @@ def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
         batch: list[_Tile] = []
         while queue and len(batch) < section.survey_batch:
             tile = queue.pop(0)
-            cost = int(tile.row.requested or 0)
-            if job.slide_budget is not None and spent + sum(int(b.row.requested or 0) for b in batch) + cost > job.slide_budget:
+            if job.slide_budget is not None and spent + int(tile.row.requested or 0) > job.slide_budget:
                 over_budget += 1
                 continue
+            tile.row.budget = int(tile.row.requested or 0)
+            spent += tile.row.budget
             batch.append(tile)
         if not batch:
             break
-        for tile in batch:
-            tile.row.budget = int(tile.row.requested or 0)
         got = _answer(job, batch, planning, report, spent, f": reading again ({rounds + 1})")
         rounds += 1
         risen = []

@@ -374,7 +374,7 @@ def test_the_survey_reads_the_neighbours_of_a_risen_tile_next() -> None:
     from pathreason.slides.tiles import GridTile
 
     def tile(x: int, y: int) -> GridTile:
-        return GridTile(0, 0, 0, x, y, 448, 448, 1.0, (x, y, x + 448, y + 448))
+        return GridTile(0, x // 448, y // 448, x, y, 448, 448, 1.0, (x, y, x + 448, y + 448))
 
     assert _near(tile(0, 0), tile(448, 448)) and _near(tile(448, 0), tile(0, 0))
     assert not _near(tile(0, 0), tile(896, 0)) and not _near(tile(0, 0), tile(0, 896))
