@@ -382,9 +382,13 @@ class SlideSection(_Section):
     """``most_severe``: tiles that must show a class before the slide gets it."""
     survey: int | None = Field(None, ge=1)
     """``label`` with ``most_severe``: tokens of a first pass over every tissue tile; tiles are then
-    read again at their budget, those whose survey class could hide the most severe one first, until
-    the tiles read at full budget settle the slide's label or the slide budget is spent (``None``:
-    one pass). Every pass counts in the slide's cost."""
+    read again at their budget (see ``survey_split``) until nothing left could change the slide's
+    label or the slide budget is spent (``None``: one pass). Every pass counts in the slide's cost."""
+    survey_split: str | None = "validation"
+    """``survey``: the split whose samples, answered at the survey budget, tell which classes each
+    survey class hides (learnt once per performer and kept with the run); tiles that can hide nothing
+    more severe than the slide already shows are not read again, and survey classes take turns
+    (``None``: any class may hide any other, the most severe survey class is read again first)."""
     survey_batch: int = Field(4, ge=1)
     """``survey``: tiles read again per round; the label is checked, and tiles next to one whose class
     rose are moved forward, after each round."""

@@ -95,8 +95,10 @@ class SlideReport:
     """Time the model waited for tiles: reading that did not overlap with compute."""
     survey: dict[str, Any] = field(default_factory=dict)
     """With ``slide.survey``: its ``tokens``, the tiles ``reread`` at full budget, the ``rounds``,
-    whether the label was ``settled`` before the budget or the tiles ran out, and the tiles not read
-    again (``not_reread``; ``not_reread_for_budget`` of them because the budget did not reach them)."""
+    whether the label was ``settled`` (no tile left that could change it), the tiles not read again
+    that could have changed it (``not_reread``; ``not_reread_for_budget`` of them because the budget
+    did not reach them), and the ``look_alikes`` learnt (``split``, ``samples``, ``skipped``, and
+    ``hides``: per survey class, the classes it turned out to be; ``null`` when not learnt)."""
     warnings: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     #: Pictures' inputs (not serialised).

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from pathreason.api import (
     BudgetError,
     ConfigError,
     DataError,
+    PathreasonError,
     Sample,
     SlideBudgeter,
     SlideTile,
@@ -46,6 +48,7 @@ from pathreason.slides.budgeting import AnsweringContext, PlanningContext, check
 from pathreason.slides.reader import SlideFile, TileRef
 from pathreason.slides.report import SlideReport, TileRow
 from pathreason.slides.streaming import TileStream
+from pathreason.slides.survey import UNKNOWN, LookAlikes, floor_rank, reread_order
 from pathreason.slides.tiles import GridTile, Region, tile_grid
 from pathreason.slides.tissue import tissue_mask
 from pathreason.slides.truth import SlideTruth
@@ -291,10 +294,15 @@ def _answer(job: SlideJob, todo: list[_Tile], planning: PlanningContext, report:
 
 def _classifier(job: SlideJob) -> Callable[[Record], str | None]:
     """A tile answer's class: the first of the slide's classes the task scores it right for."""
+    of = _class_of(job)
+    return lambda record: of(record.parsed)
+
+
+def _class_of(job: SlideJob) -> Callable[[Any], str | None]:
+    """A parsed answer's class among the slide's classes (``None``: it matches none)."""
     probes = {c: Sample(id=f"class-{i}", image=str(job.path), task=job.task_name, options=list(job.options), answer=c)
               for i, c in enumerate(job.options)}
-    return lambda record: match_class(record.parsed, list(job.options),
-                                      lambda a, c: job.task.score(a, probes[c]) >= 1.0)
+    return lambda parsed: match_class(parsed, list(job.options), lambda a, c: job.task.score(a, probes[c]) >= 1.0)
 
 
 def _near(a: GridTile, b: GridTile) -> bool:
@@ -307,15 +315,54 @@ def _rank(rank: Mapping[str, int], label: str | None, unknown: int = -1) -> int:
     return rank.get(label, unknown) if label is not None else unknown
 
 
+def _look_alikes(job: SlideJob) -> LookAlikes:
+    """Which classes each survey class hides, learnt on ``slide.survey_split`` and kept with the run
+    (:mod:`pathreason.slides.survey`); not learnt (a note says why) when there is nothing to learn on."""
+    split, tokens = job.section.survey_split, int(job.section.survey or 0)
+    if split is None:
+        return LookAlikes()
+    key = re.sub(r"[^a-z0-9_.-]", "_", f"slide-survey-{job.phase}-{job.task_name}-{tokens}".lower())
+    settings = {"split": split, "options": list(job.options)}
+    state = job.context.load_state(key)
+    if state is not None and state.get("settings") == settings:
+        return LookAlikes(counts=state["counts"], samples=int(state["samples"]), split=split,
+                          skipped=int(state.get("skipped", 0)))
+    try:
+        samples = [s for s in job.context.samples(split) if s.task == job.task_name and s.answer in job.options]
+    except PathreasonError as exc:
+        return LookAlikes(notes=[f"slide.survey_split {split!r}: {exc}; every class may hide any other"])
+    if not samples:
+        return LookAlikes(notes=[f"slide.survey_split {split!r} has no {job.task_name} sample of the slide's classes "
+                                 "to learn look-alikes from; every class may hide any other"])
+    performer, of = job.context.performer(job.phase), _class_of(job)
+    counts: dict[str, dict[str, int]] = {}
+    skipped = 0
+    for begin in range(0, len(samples), job.batch_size):
+        kept, images = [], []
+        for sample in samples[begin:begin + job.batch_size]:
+            try:
+                images.append(sample.load_image())
+            except Exception:  # an unreadable validation image is counted, not fatal
+                skipped += 1
+                continue
+            kept.append(sample)
+        if not kept:
+            continue
+        answers = performer.answer(kept, images, [tokens] * len(kept))
+        for sample, image, answer in zip(kept, images, answers):
+            seen = of(job.task.parse(answer.text, make_view(image.size, tokens, job.box_frame, job.patch)))
+            row = counts.setdefault(seen or UNKNOWN, {})
+            row[str(sample.answer)] = row.get(str(sample.answer), 0) + 1
+    job.context.save_state(key, {"settings": settings, "counts": counts, "samples": len(samples) - skipped,
+                                 "skipped": skipped})
+    return LookAlikes(counts=counts, samples=len(samples) - skipped, split=split, skipped=skipped)
+
+
 def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
             report: SlideReport) -> dict[int, tuple[Record, tuple[float, float]]] | None:
     """``slide.survey``: every tile at the survey budget, then tiles read again at their request until
     the slide's label is settled or the slide budget is spent (``None``: the survey does not fit).
-
-    Read again first: tiles whose survey class is most severe (a class seen at few tokens may hide a
-    more severe look-alike) and, after each round, the neighbours of a tile whose class rose (lesions
-    come in foci). Settled: the tiles read at full budget alone give the most severe class in
-    ``min_tiles`` tiles, which no other tile can change.
+    What is read again, and in which order: :mod:`pathreason.slides.survey`.
     """
     section = job.section
     severity = list(section.severity)
@@ -327,47 +374,62 @@ def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
         report.warnings.append(f"slide.survey {section.survey} on {len(planned)} tiles does not fit the slide budget "
                                f"{job.slide_budget} after the budgeter's looks ({overhead}): one pass, shared")
         return None
+    look = _look_alikes(job)
+    report.warnings.extend(look.notes)
     answers = _answer(job, planned, planning, report, overhead, ": survey")
     classify = _classifier(job)
     rank = {c: i for i, c in enumerate(severity)}
     labels = {i: classify(record) for i, (record, _) in answers.items()}
+    seen = dict(labels)
     by_index = {t.grid.index: t for t in planned}
-    queue = sorted((t for t in planned if t.grid.index in answers and int(t.row.requested or 0) > t.row.budget),
-                   key=lambda t: (-_rank(rank, labels[t.grid.index], len(rank)), -t.grid.tissue, t.grid.index))
+    pending = {t.grid.index for t in planned if t.grid.index in answers and int(t.row.requested or 0) > t.row.budget}
     full: dict[int, str | None] = {}
-    rounds, over_budget, settled = 0, 0, False
+    first: set[int] = set()
+    unread: set[int] = set()  # left out: the slide budget had no room for their second read
+    rounds, settled = 0, False
     spent = overhead + sum(t.row.tokens for t in planned)
-    while queue and not settled:
+    while True:
+        known = [label for i, label in labels.items() if i in full or (look.learnt and look.certain(label))]
+        floor = floor_rank(known, rank, section.min_tiles)
+        chances = {s: look.chance(s, floor, rank) if floor < len(rank) - 1 else 0.0
+                   for s in {seen[i] for i in pending | unread}}
+        order = reread_order([(i, seen[i], by_index[i].grid.tissue) for i in sorted(pending)], chances, rank, first,
+                             look.learnt)
+        pending = set(order)
+        if not order:  # settled unless a tile left out for the budget could still change the label
+            settled = not any(chances[seen[i]] > 0 for i in unread)
+            break
         batch: list[_Tile] = []
-        while queue and len(batch) < section.survey_batch:
-            tile = queue.pop(0)
+        for index in order:
+            if len(batch) == section.survey_batch:
+                break
+            tile = by_index[index]
+            pending.discard(index)
             if job.slide_budget is not None and spent + int(tile.row.requested or 0) > job.slide_budget:
-                over_budget += 1
+                unread.add(index)
                 continue
             tile.row.budget = int(tile.row.requested or 0)
             spent += tile.row.budget
             batch.append(tile)
         if not batch:
-            break
+            continue
         got = _answer(job, batch, planning, report, spent, f": reading again ({rounds + 1})")
         rounds += 1
-        risen = []
         for tile in batch:
             index = tile.grid.index
             if index not in got:  # lost on the second read: its survey answer goes with it
                 answers.pop(index, None)
+                labels.pop(index, None)
                 continue
             answers[index] = got[index]
             label = classify(got[index][0])
             if _rank(rank, label) > _rank(rank, labels[index]):
-                risen.append(by_index[index].grid)
+                first.update(i for i in pending if _near(by_index[i].grid, tile.grid))  # lesions come in foci
             labels[index] = full[index] = label
-        if risen:
-            queue.sort(key=lambda t: not any(_near(t.grid, g) for g in risen))  # stable: neighbours first
         spent = overhead + sum(t.row.tokens for t in planned)
-        settled = bool(severity) and sum(label == severity[-1] for label in full.values()) >= section.min_tiles
     report.survey = {"tokens": section.survey, "reread": len(full), "rounds": rounds, "settled": settled,
-                     "not_reread_for_budget": over_budget, "not_reread": len(queue) + over_budget}
+                     "not_reread_for_budget": len(unread), "not_reread": len(pending) + len(unread),
+                     "look_alikes": look.as_dict()}
     return answers
 
 

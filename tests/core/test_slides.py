@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import random
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathreason.api import (
     ConfigError,
     DataError,
     PluginError,
+    Sample,
     SlideBudgeterSpec,
     SlideTile,
     hookimpl,
@@ -209,7 +211,8 @@ class Oracle:
             if sample.task == "detection":
                 text = f"[[{image.width * 0.1:.0f}, 5, {image.width * 0.3:.0f}, 30]]"
             else:
-                label = self.truth.label_at(sample.meta["x"] + 1, sample.meta["y"] + 1) or SEVERITY[0]
+                label = (self.truth.label_at(sample.meta["x"] + 1, sample.meta["y"] + 1) or SEVERITY[0]
+                         if "x" in sample.meta else sample.answer)  # a slide's tile, or a validation sample
                 text = label if (budget or 0) >= 256 else LOOKALIKES.get(label, label)
             side = min(16, int((budget or 256) ** 0.5))
             out.append(Answer(text=f"<think> t </think> <answer> {text} </answer>", tokens=side * side, budget=budget))
@@ -367,6 +370,64 @@ def test_the_survey_reads_tiles_again_until_the_most_severe_class_is_settled(sli
 
     with pytest.raises(ConfigError, match="slide.survey"):
         run_slide(_job(info.path, "static:256", truth=truth, survey=16, rule="majority"))
+
+
+class Validation(Context):
+    """A run whose validation split holds two samples of every class, and which keeps its state."""
+
+    def __init__(self, performer: Oracle) -> None:
+        super().__init__(performer)
+        self.state: dict[str, Any] = {}
+
+    def samples(self, split: str, n: int | None = None) -> list[Any]:
+        from PIL import Image
+
+        from pathreason.plugins.datasets.synthpath.generator import CLASS_NAMES
+
+        return [Sample(id=f"val-{i}-{k}", image=Image.new("RGB", (448, 448), (200, 120, 160)), task="subtyping",
+                       options=list(CLASS_NAMES), answer=c) for i, c in enumerate(CLASS_NAMES) for k in range(2)]
+
+    def load_state(self, key: str) -> Any:
+        return self.state.get(key)
+
+    def save_state(self, key: str, value: Any) -> None:
+        assert re.fullmatch(r"[a-z0-9_.-]+", key), key  # what a run folder accepts
+        self.state[key] = json.loads(json.dumps(value))
+
+
+def test_the_survey_learns_look_alikes_and_reads_only_what_can_change_the_label(slides: dict[str, Any]) -> None:
+    info = slides["sub"]
+    truth = load_truth(info.truth_path)
+    performer = Oracle(truth)
+    context = Validation(performer)
+    report = run_slide(_job(info.path, "static:256", truth=truth, context=context, survey=16, survey_batch=2))
+    assert report.label == info.label and report.survey["settled"] is True
+
+    # learnt on the 12 validation samples at 16 tokens: this performer reads a medium or fine class
+    # as its coarse twin there
+    validation = [i for ids in performer.ids for i in ids if i.startswith("val-")]
+    assert len(validation) == 12 and len(context.state) == 1
+    adenoma, low, adenoma_high, high = SEVERITY
+    assert report.survey["look_alikes"]["hides"] == {
+        adenoma: sorted([adenoma, "adenoma with moderate dysplasia", adenoma_high]),
+        low: sorted([low, "moderate dysplasia", high])}
+    assert report.survey["look_alikes"]["samples"] == 12
+
+    # the first round reads one tile of each class that may hide a more severe one, the most severe
+    # hypothesis first (each hides its twin half the time): a low-grade look, then an adenoma look
+    label_of = {f"{info.path.name.split('.')[0]}-tile{t.index:05d}": truth.label_at(t.x + 1, t.y + 1) or adenoma
+                for t in report.tiles}
+    reread = [ids for call, ids in zip(performer.calls, performer.ids) if set(call) == {256}]
+    assert [LOOKALIKES.get(label_of[i], label_of[i]) for i in reread[0]] == [low, adenoma]
+    # it stopped in the round that found the second high-grade tile: nothing can raise the label
+    found = [sum(label_of[i] == high for i in ids) for ids in reread]
+    assert sum(found[:-1]) < 2 <= sum(found)
+    assert report.total_tokens == 16 * info.tissue_cells + 256 * report.survey["reread"]
+
+    # the look-alikes are kept with the run: a second slide learns nothing again
+    performer.ids.clear()
+    run_slide(_job(info.path, "static:256", truth=truth, context=context, survey=16))
+    assert not any(i.startswith("val-") for ids in performer.ids for i in ids)
 
 
 def test_the_survey_reads_the_neighbours_of_a_risen_tile_next() -> None:
