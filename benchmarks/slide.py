@@ -7,9 +7,11 @@ and normal stroma), for the subtyping performer of ``--run``:
 * ``allocator`` under slide budgets of 100, 50, 40 and 25 % of each slide's ``static:256`` cost
   (the allocator's own looks counted), shared by the ``priority`` slide budgeter;
 * the random-tile baseline at the same budgets: ``static:256`` requests shared by ``random-tiles``;
-* the slide-level escalation (``slide.survey``) at the same budgets: every tile at ``--survey`` tokens,
-  then tiles read again at 256, those that may hide the most severe class first, until the label is
-  settled; and unbounded, with ``static:256`` and with the allocator's requests.
+* the slide-level escalation (``slide.survey``) at the same budgets, with ``static:256`` and with the
+  allocator's requests: every tile at ``--survey`` tokens, then tiles read again at their request,
+  only those whose survey class may hide a class that would raise the label (look-alikes learnt on
+  the run's validation split), survey classes in turns, until nothing left could change the label;
+  and unbounded.
 
 Reported per method: slide-level label accuracy (``most_severe`` rule), total visual tokens, tokens
 per tissue tile, tiles per second, wall time, the share of wall time the model waited for tiles
@@ -137,6 +139,8 @@ def main() -> int:
         rows[f"allocator @ {share:.0%}"] = run("allocator", budgets, "priority")
         rows[f"random tiles @ {share:.0%}"] = run("static:256", budgets, f"random-tiles:{args.seed}")
         rows[f"survey {args.survey} -> 256 @ {share:.0%}"] = run("static:256", budgets, "priority", args.survey)
+        if share < 1:
+            rows[f"allocator, survey {args.survey} @ {share:.0%}"] = run("allocator", budgets, "priority", args.survey)
     rows["allocator"] = run("allocator", none, "priority")
     rows[f"allocator, survey {args.survey}"] = run("allocator", none, "priority", args.survey)
     rows[f"survey {args.survey} -> 256"] = run("static:256", none, "priority", args.survey)

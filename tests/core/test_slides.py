@@ -430,6 +430,37 @@ def test_the_survey_learns_look_alikes_and_reads_only_what_can_change_the_label(
     assert not any(i.startswith("val-") for ids in performer.ids for i in ids)
 
 
+def test_look_alike_chances_floor_and_reading_order_by_hand() -> None:
+    import doctest
+
+    from pathreason.slides import survey
+    from pathreason.slides.survey import LookAlikes, floor_rank, reread_order
+
+    assert doctest.testmod(survey).failed == 0
+    rank = {"normal": 0, "adenoma": 1, "low": 2, "adenoma-hg": 3, "high": 4}
+    look = LookAlikes({"normal": {"normal": 10}, "adenoma": {"adenoma": 6, "adenoma-hg": 2},
+                       "low": {"low": 3, "high": 1}, "": {"adenoma": 1}})
+    # nothing certain yet: an adenoma look raises the label 2 times in 8, a low-grade look 1 in 4
+    assert look.chance("adenoma", -1, rank) == 2 / 8 and look.chance("low", -1, rank) == 1 / 4
+    assert look.chance("normal", -1, rank) == 0.0 and look.certain("normal") and not look.certain("low")
+    assert look.chance(None, -1, rank) == 1.0           # no class: what it hid is counted (adenoma, above -1)
+    assert look.chance("carcinoma", 4, rank) == 1.0     # never seen on the split: could be anything
+    # two tiles read as adenoma-hg: an adenoma look can no longer raise the label, a low-grade one can
+    floor = floor_rank(["adenoma-hg", "adenoma-hg", "low", None], rank, 2)
+    assert floor == 3 and look.chance("adenoma", floor, rank) == 0.0 and look.chance("low", floor, rank) == 1 / 4
+
+    tiles = [(0, "adenoma", 0.9), (1, "adenoma", 1.0), (2, "low", 0.5), (3, "low", 0.8), (4, "normal", 1.0),
+             (5, "adenoma", 0.7)]
+    chances = {s: look.chance(s, -1, rank) for s in ("adenoma", "low", "normal")}
+    assert reread_order(tiles, {**chances, "adenoma": 0.5}, rank, set(), True) == [1, 3, 0, 2, 5]  # likelier first
+    # classes take turns (equal chances, 1/4 each: the more severe class first), most tissue first
+    # within a class; normal tissue never
+    assert reread_order(tiles, chances, rank, set(), True) == [3, 1, 2, 0, 5]
+    assert reread_order(tiles, chances, rank, {5}, True) == [5, 3, 1, 2, 0]
+    # not learnt: every class may hide anything, the most severe survey class first
+    assert reread_order(tiles, dict.fromkeys(chances, 1.0), rank, set(), False) == [3, 2, 1, 0, 5, 4]
+
+
 def test_the_survey_reads_the_neighbours_of_a_risen_tile_next() -> None:
     from pathreason.slides.runner import _near
     from pathreason.slides.tiles import GridTile
