@@ -97,8 +97,8 @@ class SlideReport:
     """With ``slide.survey``: its ``tokens``, the tiles ``reread`` at full budget, the ``rounds``,
     whether the label was ``settled`` (no tile left that could change it), the tiles not read again
     that could have changed it (``not_reread``; ``not_reread_for_budget`` of them because the budget
-    did not reach them), and the ``look_alikes`` learnt (``split``, ``samples``, ``skipped``, and
-    ``hides``: per survey class, the classes it turned out to be; ``null`` when not learnt)."""
+    did not reach them), and the ``look_alikes`` learnt (``split``, ``samples``, ``skipped``, ``seconds``,
+    ``hides``: per survey class, the classes it turned out to be, ``null`` when not learnt)."""
     warnings: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     #: Pictures' inputs (not serialised).

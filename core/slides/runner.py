@@ -326,7 +326,7 @@ def _look_alikes(job: SlideJob) -> LookAlikes:
     state = job.context.load_state(key)
     if state is not None and state.get("settings") == settings:
         return LookAlikes(counts=state["counts"], samples=int(state["samples"]), split=split,
-                          skipped=int(state.get("skipped", 0)))
+                          skipped=int(state.get("skipped", 0)), seconds=float(state.get("seconds", 0.0)))
     try:
         samples = [s for s in job.context.samples(split) if s.task == job.task_name and s.answer in job.options]
     except PathreasonError as exc:
@@ -335,6 +335,7 @@ def _look_alikes(job: SlideJob) -> LookAlikes:
         return LookAlikes(notes=[f"slide.survey_split {split!r} has no {job.task_name} sample of the slide's classes "
                                  "to learn look-alikes from; every class may hide any other"])
     performer, of = job.context.performer(job.phase), _class_of(job)
+    start = time.perf_counter()
     counts: dict[str, dict[str, int]] = {}
     skipped = 0
     for begin in range(0, len(samples), job.batch_size):
@@ -353,9 +354,13 @@ def _look_alikes(job: SlideJob) -> LookAlikes:
             seen = of(job.task.parse(answer.text, make_view(image.size, tokens, job.box_frame, job.patch)))
             row = counts.setdefault(seen or UNKNOWN, {})
             row[str(sample.answer)] = row.get(str(sample.answer), 0) + 1
+    seconds = time.perf_counter() - start
     job.context.save_state(key, {"settings": settings, "counts": counts, "samples": len(samples) - skipped,
-                                 "skipped": skipped})
-    return LookAlikes(counts=counts, samples=len(samples) - skipped, split=split, skipped=skipped)
+                                 "skipped": skipped, "seconds": seconds})
+    if skipped:
+        logger.warning("slide.survey: %d %s sample(s) could not be read and were left out of the look-alikes",
+                       skipped, split)
+    return LookAlikes(counts=counts, samples=len(samples) - skipped, split=split, skipped=skipped, seconds=seconds)
 
 
 def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,

@@ -43,6 +43,8 @@ class LookAlikes:
     samples: int = 0
     split: str | None = None
     skipped: int = 0
+    seconds: float = 0.0
+    """Time spent learning them (once per run: later slides load them)."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -74,7 +76,7 @@ class LookAlikes:
         return self.hides(seen) == [seen]
 
     def as_dict(self) -> dict[str, object]:
-        return {"split": self.split, "samples": self.samples, "skipped": self.skipped,
+        return {"split": self.split, "samples": self.samples, "skipped": self.skipped, "seconds": self.seconds,
                 "hides": {k: sorted(v) for k, v in sorted((self.counts or {}).items())} if self.learnt else None}
 
 

@@ -430,6 +430,25 @@ def test_the_survey_learns_look_alikes_and_reads_only_what_can_change_the_label(
     assert not any(i.startswith("val-") for ids in performer.ids for i in ids)
 
 
+def test_an_unreadable_validation_image_is_left_out_of_the_look_alikes_and_counted(slides: dict[str, Any],
+                                                                                    tmp_path: Path) -> None:
+    info = slides["sub"]
+    truth = load_truth(info.truth_path)
+
+    class Broken(Validation):
+        def samples(self, split: str, n: int | None = None) -> list[Any]:
+            bad = tmp_path / "bad.png"
+            bad.write_bytes(b"not a png")
+            return [*super().samples(split, n), Sample(id="val-bad", image=str(bad), task="subtyping",
+                                                       options=[SEVERITY[0]], answer=SEVERITY[0])]
+
+    context = Broken(Oracle(truth))
+    report = run_slide(_job(info.path, "static:256", truth=truth, context=context, survey=16))
+    assert report.label == info.label
+    assert (report.survey["look_alikes"]["samples"], report.survey["look_alikes"]["skipped"]) == (12, 1)
+    assert report.survey["look_alikes"]["seconds"] >= 0
+
+
 def test_look_alike_chances_floor_and_reading_order_by_hand() -> None:
     import doctest
 
