@@ -386,8 +386,8 @@ class SlideSection(_Section):
     label or the slide budget is spent (``None``: one pass). Every pass counts in the slide's cost."""
     survey_split: str | None = "validation"
     """``survey``: the split whose samples, answered at the survey budget, tell which classes each
-    survey class hides (learnt once per performer and kept with the run); tiles that can hide nothing
-    more severe than the slide already shows are not read again, and survey classes take turns
+    survey class hides (learnt once per performer phase and kept with the run); tiles whose second
+    read cannot change the slide's label are not read again, and survey classes take turns
     (``None``: any class may hide any other, the most severe survey class is read again first)."""
     survey_batch: int = Field(4, ge=1)
     """``survey``: tiles read again per round; the label is checked, and tiles next to one whose class

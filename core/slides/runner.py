@@ -355,6 +355,9 @@ def _look_alikes(job: SlideJob) -> LookAlikes:
             row = counts.setdefault(seen or UNKNOWN, {})
             row[str(sample.answer)] = row.get(str(sample.answer), 0) + 1
     seconds = time.perf_counter() - start
+    if skipped == len(samples):
+        return LookAlikes(notes=[f"slide.survey_split {split!r}: none of its {len(samples)} {job.task_name} images "
+                                 "could be read; every class may hide any other"])
     job.context.save_state(key, {"settings": settings, "counts": counts, "samples": len(samples) - skipped,
                                  "skipped": skipped, "seconds": seconds})
     if skipped:
@@ -388,18 +391,21 @@ def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
     seen = dict(labels)
     by_index = {t.grid.index: t for t in planned}
     pending = {t.grid.index for t in planned if t.grid.index in answers and int(t.row.requested or 0) > t.row.budget}
+    exact = set(answers) - pending  # read at their request already: the survey was their full read
     full: dict[int, str | None] = {}
     first: set[int] = set()
     unread: set[int] = set()  # left out: the slide budget had no room for their second read
+    taken: dict[str | None, int] = {}
     rounds, settled = 0, False
     spent = overhead + sum(t.row.tokens for t in planned)
     while True:
-        known = [label for i, label in labels.items() if i in full or (look.learnt and look.certain(label))]
+        known = [label for i, label in labels.items()
+                 if i in full or i in exact or (look.learnt and look.certain(label))]
         floor = floor_rank(known, rank, section.min_tiles)
         chances = {s: look.chance(s, floor, rank) if floor < len(rank) - 1 else 0.0
                    for s in {seen[i] for i in pending | unread}}
         order = reread_order([(i, seen[i], by_index[i].grid.tissue) for i in sorted(pending)], chances, rank, first,
-                             look.learnt)
+                             look.learnt, taken)
         pending = set(order)
         if not order:  # settled unless a tile left out for the budget could still change the label
             settled = not any(chances[seen[i]] > 0 for i in unread)
@@ -415,6 +421,7 @@ def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
                 continue
             tile.row.budget = int(tile.row.requested or 0)
             spent += tile.row.budget
+            taken[seen[index]] = taken.get(seen[index], 0) + 1
             batch.append(tile)
         if not batch:
             continue
@@ -422,9 +429,9 @@ def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
         rounds += 1
         for tile in batch:
             index = tile.grid.index
-            if index not in got:  # lost on the second read: its survey answer goes with it
-                answers.pop(index, None)
-                labels.pop(index, None)
+            if index not in got:  # lost on the second read: it keeps its survey answer
+                tile.row.status, tile.row.budget = "answered", min(int(section.survey or 0), int(tile.row.requested or 0))
+                report.warnings.append(f"tile {tile.grid.index} keeps its survey answer")
                 continue
             answers[index] = got[index]
             label = classify(got[index][0])
@@ -432,8 +439,9 @@ def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
                 first.update(i for i in pending if _near(by_index[i].grid, tile.grid))  # lesions come in foci
             labels[index] = full[index] = label
         spent = overhead + sum(t.row.tokens for t in planned)
+    could = {i for i in pending | unread if chances.get(seen[i], 1.0) > 0}
     report.survey = {"tokens": section.survey, "reread": len(full), "rounds": rounds, "settled": settled,
-                     "not_reread_for_budget": len(unread), "not_reread": len(pending) + len(unread),
+                     "not_reread_for_budget": len(could & unread), "not_reread": len(could),
                      "look_alikes": look.as_dict()}
     return answers
 

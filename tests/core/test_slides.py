@@ -4,6 +4,7 @@ GeoJSON, bad input, and whole slides run with a scripted performer (no model: fa
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import random
@@ -373,7 +374,7 @@ def test_the_survey_reads_tiles_again_until_the_most_severe_class_is_settled(sli
 
 
 class Validation(Context):
-    """A run whose validation split holds two samples of every class, and which keeps its state."""
+    """A run whose validation split holds eight samples of every class, and which keeps its state."""
 
     def __init__(self, performer: Oracle) -> None:
         super().__init__(performer)
@@ -385,7 +386,7 @@ class Validation(Context):
         from pathreason.plugins.datasets.synthpath.generator import CLASS_NAMES
 
         return [Sample(id=f"val-{i}-{k}", image=Image.new("RGB", (448, 448), (200, 120, 160)), task="subtyping",
-                       options=list(CLASS_NAMES), answer=c) for i, c in enumerate(CLASS_NAMES) for k in range(2)]
+                       options=list(CLASS_NAMES), answer=c) for i, c in enumerate(CLASS_NAMES) for k in range(8)]
 
     def load_state(self, key: str) -> Any:
         return self.state.get(key)
@@ -403,18 +404,19 @@ def test_the_survey_learns_look_alikes_and_reads_only_what_can_change_the_label(
     report = run_slide(_job(info.path, "static:256", truth=truth, context=context, survey=16, survey_batch=2))
     assert report.label == info.label and report.survey["settled"] is True
 
-    # learnt on the 12 validation samples at 16 tokens: this performer reads a medium or fine class
+    # learnt on the 48 validation samples at 16 tokens: this performer reads a medium or fine class
     # as its coarse twin there
     validation = [i for ids in performer.ids for i in ids if i.startswith("val-")]
-    assert len(validation) == 12 and len(context.state) == 1
+    assert len(validation) == 48 and len(context.state) == 1
     adenoma, low, adenoma_high, high = SEVERITY
     assert report.survey["look_alikes"]["hides"] == {
         adenoma: sorted([adenoma, "adenoma with moderate dysplasia", adenoma_high]),
         low: sorted([low, "moderate dysplasia", high])}
-    assert report.survey["look_alikes"]["samples"] == 12
+    assert report.survey["look_alikes"]["samples"] == 48
 
-    # the first round reads one tile of each class that may hide a more severe one, the most severe
-    # hypothesis first (each hides its twin half the time): a low-grade look, then an adenoma look
+    # the first round reads one tile of each class whose second read may change the label, the most
+    # severe first (each is its twin or its moderate look-alike 16 times in 24): a low-grade look,
+    # then an adenoma look
     label_of = {f"{info.path.name.split('.')[0]}-tile{t.index:05d}": truth.label_at(t.x + 1, t.y + 1) or adenoma
                 for t in report.tiles}
     reread = [ids for call, ids in zip(performer.calls, performer.ids) if set(call) == {256}]
@@ -445,8 +447,34 @@ def test_an_unreadable_validation_image_is_left_out_of_the_look_alikes_and_count
     context = Broken(Oracle(truth))
     report = run_slide(_job(info.path, "static:256", truth=truth, context=context, survey=16))
     assert report.label == info.label
-    assert (report.survey["look_alikes"]["samples"], report.survey["look_alikes"]["skipped"]) == (12, 1)
+    assert (report.survey["look_alikes"]["samples"], report.survey["look_alikes"]["skipped"]) == (48, 1)
     assert report.survey["look_alikes"]["seconds"] >= 0
+
+
+class OverCalling(Oracle):
+    """At 16 tokens a glandular adenoma looks like high-grade dysplasia (an over-call); 256 is right."""
+
+    def answer(self, samples: Sequence[Any], images: Sequence[Any], budgets: Sequence[int | None],
+               *, logprobs: bool = False) -> list[Answer]:
+        out = super().answer(samples, images, budgets, logprobs=logprobs)
+        for k, (sample, budget) in enumerate(zip(samples, budgets)):
+            label = (self.truth.label_at(sample.meta["x"] + 1, sample.meta["y"] + 1) or SEVERITY[0]
+                     if "x" in sample.meta else sample.answer)
+            if (budget or 0) < 256 and label == SEVERITY[0]:
+                out[k] = dataclasses.replace(out[k], text=f"<think> t </think> <answer> {SEVERITY[-1]} </answer>")
+        return out
+
+
+def test_a_survey_class_that_over_calls_is_read_again_before_it_sets_the_label(tmp_path: Path) -> None:
+    info = make_slide(tmp_path / "low.tiff", size=2048, seed=3, normal=0.3, label=SEVERITY[1])
+    truth = load_truth(info.truth_path)
+    context = Validation(OverCalling(truth))
+    report = run_slide(_job(info.path, "static:256", truth=truth, context=context, survey=16))
+    # the split says "high-grade at 16 tokens" was always a glandular adenoma: those tiles are read
+    # again (they would otherwise give the slide the most severe class), and the label is right
+    assert report.survey["look_alikes"]["hides"][SEVERITY[-1]] == [SEVERITY[0]]
+    assert report.label == info.label == SEVERITY[1] and report.survey["settled"] is True
+    assert report.label_counts.get(SEVERITY[-1], 0) == 0
 
 
 def test_look_alike_chances_floor_and_reading_order_by_hand() -> None:
@@ -458,12 +486,14 @@ def test_look_alike_chances_floor_and_reading_order_by_hand() -> None:
     assert doctest.testmod(survey).failed == 0
     rank = {"normal": 0, "adenoma": 1, "low": 2, "adenoma-hg": 3, "high": 4}
     look = LookAlikes({"normal": {"normal": 10}, "adenoma": {"adenoma": 6, "adenoma-hg": 2},
-                       "low": {"low": 3, "high": 1}, "": {"adenoma": 1}})
+                       "low": {"low": 6, "high": 2}, "": {"adenoma": 8}, "rare": {"rare": 7}})
     # nothing certain yet: an adenoma look raises the label 2 times in 8, a low-grade look 1 in 4
     assert look.chance("adenoma", -1, rank) == 2 / 8 and look.chance("low", -1, rank) == 1 / 4
     assert look.chance("normal", -1, rank) == 0.0 and look.certain("normal") and not look.certain("low")
-    assert look.chance(None, -1, rank) == 1.0           # no class: what it hid is counted (adenoma, above -1)
+    assert look.chance(None, -1, rank) == 1.0           # no class: what it was is counted (adenoma, above -1)
+    assert look.chance(None, 1, rank) == 0.0            # ... and cannot raise an adenoma floor
     assert look.chance("carcinoma", 4, rank) == 1.0     # never seen on the split: could be anything
+    assert look.chance("rare", 4, rank) == 1.0 and not look.certain("rare")  # 7 samples: not trusted
     # two tiles read as adenoma-hg: an adenoma look can no longer raise the label, a low-grade one can
     floor = floor_rank(["adenoma-hg", "adenoma-hg", "low", None], rank, 2)
     assert floor == 3 and look.chance("adenoma", floor, rank) == 0.0 and look.chance("low", floor, rank) == 1 / 4
