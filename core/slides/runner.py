@@ -376,8 +376,11 @@ def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
     severity = list(section.severity)
     planned = [t for t in tiles if t.row.status != "lost"]
     overhead = sum(t.row.overhead_tokens for t in tiles)
+    def survey_budget(tile: _Tile) -> int:
+        return min(int(section.survey or 0), int(tile.row.requested or 0))
+
     for tile in planned:
-        tile.row.budget = min(int(section.survey or 0), int(tile.row.requested or 0))
+        tile.row.budget = survey_budget(tile)
     if job.slide_budget is not None and overhead + sum(t.row.budget for t in planned) > job.slide_budget:
         report.warnings.append(f"slide.survey {section.survey} on {len(planned)} tiles does not fit the slide budget "
                                f"{job.slide_budget} after the budgeter's looks ({overhead}): one pass, shared")
@@ -399,8 +402,7 @@ def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
     rounds, settled = 0, False
     spent = overhead + sum(t.row.tokens for t in planned)
     while True:
-        known = [label for i, label in labels.items()
-                 if i in full or i in exact or (look.learnt and look.certain(label))]
+        known = [label for i, label in labels.items() if i in full or i in exact or look.certain(label)]
         floor = floor_rank(known, rank, section.min_tiles)
         chances = {s: look.chance(s, floor, rank) if floor < len(rank) - 1 else 0.0
                    for s in {seen[i] for i in pending | unread}}
@@ -430,7 +432,7 @@ def _survey(job: SlideJob, tiles: list[_Tile], planning: PlanningContext,
         for tile in batch:
             index = tile.grid.index
             if index not in got:  # lost on the second read: it keeps its survey answer
-                tile.row.status, tile.row.budget = "answered", min(int(section.survey or 0), int(tile.row.requested or 0))
+                tile.row.status, tile.row.budget = "answered", survey_budget(tile)
                 report.warnings.append(f"tile {tile.grid.index} keeps its survey answer")
                 continue
             answers[index] = got[index]
