@@ -180,11 +180,14 @@ class SFTSection(_TrainerSection):
     ``"level_tokens"``): its mixed budget is drawn only from the mix's budgets at or above that
     value (none left: the training budget only), so a sample is never taught where its detail is
     erased, yet still learns every budget where it is visible."""
-    budget_mix_draws: Literal["one", "all"] = "one"
+    budget_mix_draws: Literal["one", "all", "balanced"] = "one"
     """``"one"``: each sample appears once more, at one mixed budget drawn at random; ``"all"``: at
     every mixed budget where its evidence shows. With ``"one"`` and ``budget_mix_level_key`` an easy
     sample is spread over more budgets than its harder twin, so at a mid budget the twin outnumbers
-    it and the performer learns to lean towards the twin; ``"all"`` shows each at every budget."""
+    it and the performer learns to lean towards the twin; ``"all"`` shows each at every budget.
+    ``"balanced"``: as ``"all"``, then every sample is shown again at its budgets in turn (training
+    budget first) until it has ``1 + len(budget_mix)`` rows, so a hard sample visible at fewer
+    budgets gets as many rows as an easy one (with ``"all"`` it gets fewer)."""
 
     @field_validator("budget_mix")
     @classmethod

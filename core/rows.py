@@ -46,7 +46,9 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
         task = tasks[sample.task]
         budgets = [budgeter.tokens(sample)]
         mix = mixed_budgets(config, sample)
-        if mix:
+        if sft.budget_mix_draws == "balanced":
+            budgets = balanced_budgets(budgets + mix, 1 + len(sft.budget_mix or []))
+        elif mix:
             budgets += mix if sft.budget_mix_draws == "all" else [rng.choice(mix)]
         for budget in budgets:
             view = make_view(image.size, budget, box_frame, config.budget.patch)
@@ -58,6 +60,15 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
             })
     rng.shuffle(rows)
     return rows
+
+
+def balanced_budgets(budgets: Sequence[int], rows: int) -> list[int]:
+    """``budgets`` in turn until there are ``rows`` of them (``sft.budget_mix_draws: balanced``).
+
+    >>> balanced_budgets([256, 16, 64], 3), balanced_budgets([256, 64], 3), balanced_budgets([256], 3)
+    ([256, 16, 64], [256, 64, 256], [256, 256, 256])
+    """
+    return [budgets[i % len(budgets)] for i in range(max(rows, len(budgets)))]
 
 
 def mixed_budgets(config: RunConfig, sample: Sample) -> list[int]:
