@@ -8,6 +8,7 @@ calibrate on) and a place in the run folder to keep what the budgeter calibrated
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -27,7 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = ["RunContext"]
 
+logger = logging.getLogger(__name__)
+
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+#: The key under which a saved budgeter state records the performer weights it was computed with.
+PERFORMERS_KEY = "pathreason_performers"
 
 
 class RunContext:
@@ -89,7 +94,24 @@ class RunContext:
             raise RunError(f"budgeter state key {key!r}: use lower-case letters, digits, '_', '-' or '.'")
         return self.run.path / "budgeters" / f"{key}.json"
 
+    def performers(self) -> dict[str, str]:
+        """A fingerprint of the weights of each finished performer phase of the run. A budgeter state
+        is kept with them and is stale once they change (a phase trained again in the same folder)."""
+        from pathreason.allocator.policy import performer_fingerprint
+
+        state = self.run.read_state() if self.run.is_run() else None
+        out = {}
+        for phase, status in sorted(state.phases.items()) if state else ():
+            if status == "done":
+                try:
+                    out[phase] = performer_fingerprint(self.run.final_dir(phase))
+                except RunError:
+                    out[phase] = "no weights"
+        return out
+
     def load_state(self, key: str) -> dict[str, Any] | None:
+        """The state saved under ``key``; ``None`` when there is none, or when it was computed with
+        performer weights that have since changed (so the budgeter calibrates again)."""
         path = self._state_path(key)
         if not path.is_file():
             return None
@@ -99,6 +121,10 @@ class RunContext:
             raise RunError(f"{path} is damaged ({exc}); delete it to calibrate again") from None
         if not isinstance(value, dict):
             raise RunError(f"{path} does not hold a JSON object; delete it to calibrate again")
+        saved = value.pop(PERFORMERS_KEY, None)
+        if saved != self.performers():
+            logger.info("%s was computed with other performer weights (%s); computing it again", path, saved)
+            return None
         return value
 
     def save_state(self, key: str, value: Mapping[str, Any]) -> None:
@@ -107,5 +133,5 @@ class RunContext:
         path = self._state_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(dict(value), indent=2))
+        tmp.write_text(json.dumps({**value, PERFORMERS_KEY: self.performers()}, indent=2))
         os.replace(tmp, path)

@@ -412,3 +412,33 @@ def test_a_damaged_state_file_is_one_line(tmp_path: Path) -> None:
         (run / "state.json").write_bytes(content)
         with pytest.raises(RunError, match=rf"{run / 'state.json'} is damaged"):
             RunDir(run).read_state()
+
+
+def test_a_budgeter_state_is_stale_once_its_performer_is_trained_again(tmp_path: Path) -> None:
+    """A calibration saved with the run records the performer weights it was computed with; training a
+    phase again in the same folder (new weights) makes ``load_state`` answer ``None``, so it is redone."""
+    from pathreason.context import PERFORMERS_KEY, RunContext
+    from pathreason.runs import RunState
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    atomic_write_text(run.config_path, "task: subtyping\n")
+    run.write_state(RunState(version="0", base_model="tiny", base_location="x", phases={"sft": "done"}))
+    weights = run.final_dir("sft") / "model.safetensors"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"first weights")
+    context = RunContext(RunConfig.build({}, apply_preset=False), run, None, None, {}, None)  # type: ignore[arg-type]
+
+    context.save_state("escalate-sft-16-64-256", {"tau": 0.25})
+    saved = json.loads((run.path / "budgeters" / "escalate-sft-16-64-256.json").read_text())
+    assert saved["tau"] == 0.25 and set(saved[PERFORMERS_KEY]) == {"sft"}
+    assert context.load_state("escalate-sft-16-64-256") == {"tau": 0.25}    # the same weights: reused as saved
+
+    weights.write_bytes(b"other weights")                                   # sft trained again
+    assert context.load_state("escalate-sft-16-64-256") is None
+    context.save_state("escalate-sft-16-64-256", {"tau": 0.5})
+    assert context.load_state("escalate-sft-16-64-256") == {"tau": 0.5}
+
+    run.write_state(RunState(version="0", base_model="tiny", base_location="x",
+                             phases={"sft": "done", "grpo": "done"}))      # a new phase with no weights yet
+    assert context.load_state("escalate-sft-16-64-256") is None
