@@ -47,7 +47,7 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
         budgets = [budgeter.tokens(sample)]
         mix = mixed_budgets(config, sample)
         if sft.budget_mix_draws == "balanced":
-            budgets = balanced_budgets(budgets + mix, 1 + len(sft.budget_mix or []))
+            budgets = balanced_budgets([*budgets, *mix], 1 + len(sft.budget_mix or []))
         elif mix:
             budgets += mix if sft.budget_mix_draws == "all" else [rng.choice(mix)]
         for budget in budgets:
@@ -62,8 +62,9 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
     return rows
 
 
-def balanced_budgets(budgets: Sequence[int], rows: int) -> list[int]:
-    """``budgets`` in turn until there are ``rows`` of them (``sft.budget_mix_draws: balanced``).
+def balanced_budgets(budgets: Sequence[int | None], rows: int) -> list[int | None]:
+    """``budgets`` in turn until there are ``rows`` of them (``sft.budget_mix_draws: balanced``;
+    ``None`` is the training budget of a budgeter that leaves an image at its native size).
 
     >>> balanced_budgets([256, 16, 64], 3), balanced_budgets([256, 64], 3), balanced_budgets([256], 3)
     ([256, 16, 64], [256, 64, 256], [256, 256, 256])
