@@ -50,19 +50,23 @@ VQA_ALLOCATOR: dict[str, Any] = {"view": "low", "warmup_target": "reward", "warm
 #: synthpath medium tile is mixed at 64 and 128 tokens, a coarse one at all four) and never for
 #: fine samples: their detail is gone below 256 tokens, and teaching their label there only taught
 #: the performer to guess. A dataset without ``meta["level_tokens"]`` is mixed at every budget.
-#: Detection stays at the training budget: a box is written in the pixels of the image shown, so
-#: each budget has its own frame, and with the mix the tiny model wrote the same boxes for every
-#: tile (synthpath mAP 0.001; 0.075 without the mix, same data and steps).
-#: A detection run alone trains 400 steps with the per-sample loss: box lists are long and their
+#: Detection in a mixed-task run stays at the training budget: a box is written in the pixels of the
+#: image shown, so each budget has its own frame, and with the mix the tiny model wrote the same
+#: boxes for every tile (synthpath mAP 0.001; 0.075 without the mix, same data and steps).
+#: A detection run alone trains with the per-sample loss (1200 steps, see below): box lists are long and their
 #: length varies (0-5 boxes), so per-token averaging let the many unfindable small-gland boxes
 #: dominate; synthpath mAP 0.012 at 250 steps, 0.020 with the per-sample loss, 0.072 (large glands
 #: 0.39, mAP@0.1 0.70) with both. Other tasks learn in 250 steps and keep their token-averaged loss.
-#: On the three-level data a detection run reaches mAP 0.894 at 256 tokens; with the level-floored
-#: mix it fell to 0.116 (and 0.12 / 0.05 at 16 / 64 tokens), and with every visible mixed budget
-#: drawn (600 steps) to 0.028 (coarse tiles 0.56 at 16 tokens, 0.08 at 256). In 0-1000 coordinates
-#: (``box_frame: norm1000``: one answer at every budget), 1200 steps learnt coarse 1.00 from 16 tokens
-#: and medium 0.47 at 64 / 0.83 at 256, but not the small glands (0.02), so detection still trains
-#: at 256 only, in pixels (docs/concepts/token-allocator.md).
+#: On the three-level data a detection run trained at 256 tokens only, in pixels, reaches mAP 0.894
+#: there and answers nothing below it; with the level-floored mix it fell to 0.116 (and 0.12 / 0.05 at
+#: 16 / 64 tokens), and with every visible mixed budget drawn (600 steps) to 0.028 (coarse tiles 0.56
+#: at 16 tokens, 0.08 at 256). So a detection run writes its boxes in 0-1000 of the image
+#: (``box_frame: norm1000``: one answer at every budget) and is shown each tile as often as any other
+#: (``budget_mix_draws: balanced``) at 16, 64 and 256 tokens where its gland shows: with every draw
+#: of a four-budget mix the small glands were a ninth of the rows and were not learnt (0.02 at 256
+#: after 1200 steps); balanced, 1200 steps learn every level from its own budget (coarse 1.00 from
+#: 16 tokens, medium 0.77 at 64 and 1.00 at 256, small glands 0.73 at 256; mAP 0.890 at 256, as the
+#: 256-only run), docs/concepts/token-allocator.md.
 #: A subtyping run shows each tile at every mixed budget where its detail shows
 #: (``budget_mix_draws: all``): with one draw a medium twin outnumbered its coarse class 2:1 at 64
 #: tokens and the coarse level fell from 1.00 at 16 tokens to 0.79 at 64; with all draws it holds
@@ -90,7 +94,9 @@ TINY_RECIPE: dict[str, Any] = {
                   "learning_rate": 1e-4, "lr_scheduler_type": "constant_with_warmup", "max_steps": 12,
                   "per_device_train_batch_size": 16, "num_generations": 4, "max_completion_length": 24,
                   "logging_steps": 2, "rule": "token_cost", "lam": 0.25},
-    "by_task": {"detection": {"sft": {"max_steps": 400, "loss_per_sample": True}},
+    "by_task": {"detection": {"box_frame": "norm1000",
+                              "sft": {"max_steps": 1200, "loss_per_sample": True, "budget_mix": [16, 64],
+                                      "budget_mix_exclude": [], "budget_mix_draws": "balanced"}},
                 "subtyping": {"sft": {"budget_mix_draws": "all"}},
                 "vqa": {"sft": {"budget_mix_draws": "all"}, "allocator": VQA_ALLOCATOR}},
 }

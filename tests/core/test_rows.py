@@ -100,9 +100,10 @@ def test_box_frame_norm1000_gives_one_answer_at_every_budget(tmp_path) -> None:
     0-1000 of the image (the same text at every budget)."""
     from pathreason import Engine
 
-    assert Engine(task="detection", output_dir=tmp_path / "a").box_frame == "absolute"  # Qwen2.5-VL's
-    engine = Engine(task="detection", output_dir=tmp_path / "b", box_frame="norm1000")
-    assert engine.box_frame == "norm1000"
+    assert Engine(task=["detection", "vqa"], output_dir=tmp_path / "a").box_frame == "absolute"  # Qwen2.5-VL's
+    assert Engine(task="detection", output_dir=tmp_path / "c", box_frame="absolute").box_frame == "absolute"
+    engine = Engine(task="detection", output_dir=tmp_path / "b")  # the tiny preset's detection run
+    assert engine.box_frame == "norm1000" and engine.config.sft.budget_mix_draws == "balanced"
     sample = Sample(id="d", image=Image.new("RGB", (448, 448)), task="detection", boxes=[[112, 56, 224, 168]])
     config = RunConfig.build({"sft": {"budget_mix": [16]}}, apply_preset=False)
 
