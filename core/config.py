@@ -185,9 +185,10 @@ class SFTSection(_TrainerSection):
     every mixed budget where its evidence shows. With ``"one"`` and ``budget_mix_level_key`` an easy
     sample is spread over more budgets than its harder twin, so at a mid budget the twin outnumbers
     it and the performer learns to lean towards the twin; ``"all"`` shows each at every budget.
-    ``"balanced"``: as ``"all"``, then every sample is shown again at its budgets in turn (training
-    budget first) until it has ``1 + len(budget_mix)`` rows, so a hard sample visible at fewer
-    budgets gets as many rows as an easy one (with ``"all"`` it gets fewer)."""
+    ``"balanced"``: as ``"all"``, then every sample is shown again at its budgets in turn (its lowest
+    visible mixed budget first, the training budget last) until it has ``1 + len(budget_mix)`` rows,
+    so a hard sample visible at fewer budgets gets as many rows as an easy one (with ``"all"`` it
+    gets fewer), and the extra rows go to the lowest budget where it shows, the hardest to learn."""
 
     @field_validator("budget_mix")
     @classmethod

@@ -47,7 +47,7 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
         budgets = [budgeter.tokens(sample)]
         mix = mixed_budgets(config, sample)
         if sft.budget_mix_draws == "balanced":
-            budgets = balanced_budgets([*budgets, *mix], 1 + len(sft.budget_mix or []))
+            budgets = balanced_budgets([*mix, *budgets], 1 + len(sft.budget_mix or []))
         elif mix:
             budgets += mix if sft.budget_mix_draws == "all" else [rng.choice(mix)]
         for budget in budgets:
@@ -63,11 +63,12 @@ def sft_rows(config: RunConfig, tasks: Mapping[str, Task], samples: Sequence[Sam
 
 
 def balanced_budgets(budgets: Sequence[int | None], rows: int) -> list[int | None]:
-    """``budgets`` in turn until there are ``rows`` of them (``sft.budget_mix_draws: balanced``;
-    ``None`` is the training budget of a budgeter that leaves an image at its native size).
+    """``budgets`` in turn until there are ``rows`` of them (``sft.budget_mix_draws: balanced``: a
+    sample's visible mixed budgets, lowest first, then the training budget; ``None`` is the training
+    budget of a budgeter that leaves an image at its native size).
 
-    >>> balanced_budgets([256, 16, 64], 3), balanced_budgets([256, 64], 3), balanced_budgets([256], 3)
-    ([256, 16, 64], [256, 64, 256], [256, 256, 256])
+    >>> balanced_budgets([16, 64, 256], 3), balanced_budgets([64, 256], 3), balanced_budgets([256], 3)
+    ([16, 64, 256], [64, 256, 64], [256, 256, 256])
     """
     return [budgets[i % len(budgets)] for i in range(max(rows, len(budgets)))]
 

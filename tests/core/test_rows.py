@@ -57,13 +57,14 @@ def test_draws_all_shows_every_sample_at_every_budget_where_its_detail_shows() -
 
 
 def test_draws_balanced_gives_every_level_as_many_rows() -> None:
-    """With ``budget_mix_draws: balanced`` every sample has 1 + len(mix) = 3 rows, its budgets in turn:
-    a 16-level sample at 256, 16, 64; a 64-level one at 256, 64, 256; a 256-level one three times at 256."""
+    """With ``budget_mix_draws: balanced`` every sample has 1 + len(mix) = 3 rows, its budgets in turn from
+    the lowest visible one: a 16-level sample at 16, 64, 256; a 64-level one at 64, 256, 64; a 256-level
+    one three times at 256."""
     config = RunConfig.build({"sft": {"budget_mix": [16, 64], "budget_mix_level_key": "level_tokens",
                                       "budget_mix_draws": "balanced"}}, apply_preset=False)
     samples, images = _samples([16, 64, 256])
     rows = sft_rows(config, {"subtyping": get_task("subtyping")}, samples, images, "absolute")
-    assert sorted(r["length"] for r in rows) == sorted([256, 16, 64] + [256, 64, 256] + [256] * 3)
+    assert sorted(r["length"] for r in rows) == sorted([16, 64, 256] + [64, 256, 64] + [256] * 3)
     assert len(rows) == 9
 
 
