@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pathreason.api import RunError, Sample, Task
 from pathreason.distributed import device, is_main_process
 from pathreason.inference import ModelPerformer
+from pathreason.runs import PERFORMER_PHASES
 
 if TYPE_CHECKING:
     from pathreason.allocator.trained import RunAllocator
@@ -99,10 +100,10 @@ class RunContext:
         is kept with them and is stale once they change (a phase trained again in the same folder)."""
         from pathreason.allocator.policy import performer_fingerprint
 
-        state = self.run.read_state() if self.run.is_run() else None
+        phases = self.run.read_state().phases if self.run.is_run() else {}
         out = {}
-        for phase, status in sorted(state.phases.items()) if state else ():
-            if status == "done":
+        for phase in PERFORMER_PHASES:
+            if phases.get(phase) == "done":
                 try:
                     out[phase] = performer_fingerprint(self.run.final_dir(phase))
                 except RunError:

@@ -38,6 +38,8 @@ from pathreason.api import RunError
 logger = logging.getLogger(__name__)
 
 PHASES = ("sft", "grpo", "allocator")
+PERFORMER_PHASES = PHASES[:2]
+"""The phases that train the task performer (the allocator is trained against it)."""
 STATE_FILE = "state.json"
 CONFIG_FILE = "config.yaml"
 LOCK_FILE = ".lock"
