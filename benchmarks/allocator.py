@@ -16,8 +16,8 @@ the weights, and the allocator's fingerprint check proves it).
 trained on): ``static:16 … static:256``, ``native``, the oracle, ``escalate`` (threshold calibrated on
 the validation split), and the allocator: one **per task** (trained on that task's images only) and
 one **for all tasks** (trained on the mixed data; the task prompt is part of its input), each under
-the paper's Eq. 10 (``eq10``, λ = 0.5) and under the tiny preset's ``token_cost`` rule (λ = 0.25)
-(``--rules``). The mixed allocator needs one performer for all tasks; with one performer per task it
+the paper's Eq. 10 (``eq10``, λ = 0.5) and under the tiny preset's ``token_cost`` rule at the λ the
+performer run's config names (the preset's 0.25; 0.1 for a VQA run) (``--rules``). The mixed allocator needs one performer for all tasks; with one performer per task it
 is left out (said so in the output).
 
 **The table**: the metric, the performer's TPI, the total visual tokens per image (the allocator's
@@ -167,14 +167,33 @@ def allocator_checks(rows: dict[str, dict[str, Any]], label: str, task: str, lev
     return out
 
 
+def parse_rules(text: str) -> dict[str, dict[str, Any]]:
+    """``--rules``: ``RULE:LAMBDA`` or ``RULE`` (no ``lam`` key: the performer run's config keeps its
+    own), comma-separated, each an ``allocator`` override; a malformed entry stops with one line."""
+    rules: dict[str, dict[str, Any]] = {}
+    for item in (part.strip() for part in text.split(",")):
+        rule, sep, lam = (p.strip() for p in item.partition(":"))
+        if not rule or (sep and not lam):
+            raise SystemExit(f"--rules: {item!r} is not RULE or RULE:LAMBDA")
+        entry: dict[str, Any] = {"rule": rule}
+        if lam:
+            try:
+                entry["lam"] = float(lam)
+            except ValueError:
+                raise SystemExit(f"--rules: the lambda of {item!r} is not a number") from None
+        rules[rule] = entry
+    return rules
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output", default="runs/allocator-bench")
     parser.add_argument("--performer", nargs="*", default=[],
                         help="trained performer run folder(s): one for all tasks, or one per task (copied)")
     parser.add_argument("--tasks", default=",".join(TASKS), help="tasks (default: vqa,subtyping,detection)")
-    parser.add_argument("--rules", default="eq10:0.5,token_cost:0.25",
-                        help="allocation rules, each RULE:LAMBDA (default: eq10:0.5,token_cost:0.25)")
+    parser.add_argument("--rules", default="eq10:0.5,token_cost",
+                        help="allocation rules, each RULE:LAMBDA or RULE (the lambda of the performer run's "
+                             "config: the tiny preset's 0.25, 0.1 for VQA) (default: eq10:0.5,token_cost)")
     parser.add_argument("--no-mixed", action="store_true", help="leave out the allocator for all tasks")
     parser.add_argument("--escalate", default="escalate", help="the escalation budgeter (default: escalate)")
     parser.add_argument("--n", type=int, default=None, help="test images per task (default: the whole split)")
@@ -187,10 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pathreason.config import deep_merge, parse_overrides
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    rules = {}
-    for item in args.rules.split(","):
-        rule, _, lam = item.partition(":")
-        rules[rule.strip()] = {"rule": rule.strip(), **({"lam": float(lam)} if lam else {})}
+    rules = parse_rules(args.rules)
     overrides: dict[str, Any] = {}
     per_task_n = args.n
     if args.quick:
@@ -302,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = deep_merge(deep_merge({}, overrides), data(saved, count, task))
         deep_merge(settings, {"allocator": rules[rule]})
         engine = Engine.load(copy, **settings)
+        print(f"allocator ({scope}): rule {engine.config.allocator.rule}, lambda {engine.config.allocator.lam}", flush=True)
         label = f"allocator {rule} ({'per task' if task else 'all tasks'})"
         timed(f"allocator training ({scope}, {rule})", engine.train_allocator)
         train_seconds[f"{scope} {rule}"] = timings[f"allocator training ({scope}, {rule})"]

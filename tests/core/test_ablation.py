@@ -170,3 +170,14 @@ def test_the_benchmarks_targets_by_hand() -> None:
     worse = bench.allocator_checks(rows, "alloc", "toy", levels, "escalate", 301.0, 300.0, False)
     assert [c.passed for c in worse] == [True, False, False, True, False]
     assert worse[1].line().startswith("info FAIL")
+
+
+def test_the_benchmarks_rules_keep_the_runs_own_lambda_unless_given() -> None:
+    """``--rules``: ``RULE:LAMBDA`` sets lambda for every task; a bare ``RULE`` leaves ``lam`` to the
+    performer run's config (the tiny preset's VQA run names 0.1, the others 0.25)."""
+    bench = _benchmark()
+    assert bench.parse_rules("eq10:0.5, token_cost") == {"eq10": {"rule": "eq10", "lam": 0.5},
+                                                        "token_cost": {"rule": "token_cost"}}
+    for bad, why in (("eq10:", "not RULE or RULE:LAMBDA"), ("eq10:half", "not a number"), (",eq10", "not RULE")):
+        with pytest.raises(SystemExit, match=why):
+            bench.parse_rules(bad)
