@@ -17,8 +17,9 @@ trained on): ``static:16 … static:256``, ``native``, the oracle, ``escalate`` 
 the validation split), and the allocator: one **per task** (trained on that task's images only) and
 one **for all tasks** (trained on the mixed data; the task prompt is part of its input), each under
 the paper's Eq. 10 (``eq10``, λ = 0.5) and under the tiny preset's ``token_cost`` rule at the λ the
-performer run's config names (the preset's 0.25; 0.1 for a VQA run) (``--rules``). The mixed allocator needs one performer for all tasks; with one performer per task it
-is left out (said so in the output).
+performer run's config names (the preset's 0.25; 0.1 for a VQA run) (``--rules``). The mixed
+allocator needs one performer for all tasks; with one performer per task it is left out (said so in
+the output); ``--no-per-task`` leaves the per-task ones out.
 
 **The table**: the metric, the performer's TPI, the total visual tokens per image (the allocator's
 own look, escalation's re-reads, the final pass), passes, mean budget and wall time per image, per
@@ -195,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="allocation rules, each RULE:LAMBDA or RULE (the lambda of the performer run's "
                              "config: the tiny preset's 0.25, 0.1 for VQA) (default: eq10:0.5,token_cost)")
     parser.add_argument("--no-mixed", action="store_true", help="leave out the allocator for all tasks")
+    parser.add_argument("--no-per-task", action="store_true",
+                        help="leave out the per-task allocators (the allocator for all tasks only: its checks are info)")
     parser.add_argument("--escalate", default="escalate", help="the escalation budgeter (default: escalate)")
     parser.add_argument("--n", type=int, default=None, help="test images per task (default: the whole split)")
     parser.add_argument("--quick", action="store_true", help="the reduced pilot setting (see QUICK)")
@@ -302,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     train_seconds: dict[str, float] = {}
     jobs: list[tuple[Path, str | None, str]] = []  # (performer run, task or None for all, rule)
     for rule in rules:
-        for task in tasks:
+        for task in ([] if args.no_per_task else tasks):
             jobs.append((serving[task], task, rule))
         mixed_runs = [f for f, mine in run_tasks.items() if set(mine) == set(tasks) and len(tasks) > 1]
         if not args.no_mixed and mixed_runs:
@@ -351,11 +354,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = {r["budgeter"]: r for r in report.rows if r["task"] == task}
         checks += performer_checks(rows, levels[task], budgets, task)
         for rule in rules:
-            label = labels[(task, rule)]
-            primary = primary_rule[serving[task]]
-            counts = rule == (primary if primary in rules else next(iter(rules)))
-            checks += allocator_checks(rows, label, task, levels[task], args.escalate,
-                                       train_seconds[f"{task} {rule}"], TRAIN_SECONDS, counts)
+            if (task, rule) in labels:
+                primary = primary_rule[serving[task]]
+                counts = rule == (primary if primary in rules else next(iter(rules)))
+                checks += allocator_checks(rows, labels[(task, rule)], task, levels[task], args.escalate,
+                                           train_seconds[f"{task} {rule}"], TRAIN_SECONDS, counts)
             mixed = f"allocator {rule} (all tasks)"
             if mixed in rows:
                 checks += allocator_checks(rows, mixed, task, levels[task], args.escalate,
