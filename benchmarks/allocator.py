@@ -45,6 +45,7 @@ whatever machine runs it; other jobs running at the same time slow them.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -282,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         primary_rule[folder] = engine.config.allocator.rule
         n = None if per_task_n is None else per_task_n * len(engine.tasks)
         part = timed(f"static, native, oracle, {args.escalate} on {', '.join(mine)}",
-                     lambda e=engine, n=n: e.ablate_budget(n=n, compare=["native", args.escalate], progress=False))
+                     functools.partial(engine.ablate_budget, n=n, compare=["native", args.escalate], progress=False))
         budgets = sorted(engine.config.allocator.candidates)
         samples = engine.samples(engine.config.dataset.eval_split, n)
         for task in mine:
@@ -312,29 +313,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             jobs.append((mixed_runs[0], None, rule))
     if not args.no_mixed and not any(task is None for _, task, _ in jobs):
         print("the allocator for all tasks is left out: no single performer run covers every task", flush=True)
-    for folder, task, rule in jobs:
-        scope = task or "all tasks"
-        copy = out / f"allocator-{task or 'mixed'}-{rule}"
+    for folder, only, rule in jobs:
+        scope = only or "all tasks"
+        copy = out / f"allocator-{only or 'mixed'}-{rule}"
         copy_run(folder, copy)
         count = run_count[folder]
         saved = Engine.load(folder).config.dataset.options
-        settings = deep_merge(deep_merge({}, overrides), data(saved, count, task))
+        settings = deep_merge(deep_merge({}, overrides), data(saved, count, only))
         deep_merge(settings, {"allocator": rules[rule]})
         engine = Engine.load(copy, **settings)
         print(f"allocator ({scope}): rule {engine.config.allocator.rule}, lambda {engine.config.allocator.lam}", flush=True)
-        label = f"allocator {rule} ({'per task' if task else 'all tasks'})"
+        label = f"allocator {rule} ({'per task' if only else 'all tasks'})"
         timed(f"allocator training ({scope}, {rule})", engine.train_allocator)
         train_seconds[f"{scope} {rule}"] = timings[f"allocator training ({scope}, {rule})"]
-        n = None if per_task_n is None else per_task_n * (1 if task else count)
+        n = None if per_task_n is None else per_task_n * (1 if only else count)
         evaluation = timed(f"allocator evaluation ({scope}, {rule})",
-                           lambda e=engine, n=n: e.evaluate(budgeter="allocator", n=n, progress=False))
-        for t in ([task] if task else run_tasks[folder]):
+                           functools.partial(engine.evaluate, budgeter="allocator", n=n, progress=False))
+        for t in ([only] if only else run_tasks[folder]):
             ids = {r.id for r in evaluation.records if r.task == t}
             if ids != {s.id for s in samples_by_task[t]}:
                 raise SystemExit(f"{copy}: the allocator was evaluated on other {t} images than the other methods")
-        report.add(evaluation, engine.tasks, label=label, only=[task] if task else None)
-        if task:
-            labels[(task, rule)] = label
+        report.add(evaluation, engine.tasks, label=label, only=[only] if only else None)
+        if only:
+            labels[(only, rule)] = label
 
     # ---------------------------------------------------------------- the table, the plot, the checks
     files = report.write(out / "ablation")
