@@ -53,8 +53,8 @@ VQA_ALLOCATOR: dict[str, Any] = {"view": "low", "warmup_target": "reward", "warm
 #: Detection in a mixed-task run stays at the training budget: a box is written in the pixels of the
 #: image shown, so each budget has its own frame, and with the mix the tiny model wrote the same
 #: boxes for every tile (synthpath mAP 0.001; 0.075 without the mix, same data and steps).
-#: A detection run alone trains with the per-sample loss (1200 steps, see below): box lists are long and their
-#: length varies (0-5 boxes), so per-token averaging let the many unfindable small-gland boxes
+#: A detection run alone trains with the per-sample loss (1200 steps, see below): box lists are long
+#: and their length varies (0-5 boxes), so per-token averaging let the many unfindable small-gland boxes
 #: dominate; synthpath mAP 0.012 at 250 steps, 0.020 with the per-sample loss, 0.072 (large glands
 #: 0.39, mAP@0.1 0.70) with both. Other tasks learn in 250 steps and keep their token-averaged loss.
 #: On the three-level data a detection run trained at 256 tokens only, in pixels, reaches mAP 0.894
@@ -67,7 +67,8 @@ VQA_ALLOCATOR: dict[str, Any] = {"view": "low", "warmup_target": "reward", "warm
 #: after 1200 steps). Balanced, with each tile's extra rows at the lowest budget where its gland
 #: shows, 1200 steps learn every level from its own budget and pass every three-level rule (coarse
 #: 1.00 from 16 tokens, medium 0.96 at 64 and 0.98 at 256, small glands 0.80 at 256; mAP 0.916 at
-#: 256); with the extra rows at 256 the medium glands stayed a cell off at 64 (0.77 there), docs/concepts/token-allocator.md.
+#: 256); with the extra rows at 256 the medium glands stayed a cell off at 64 (0.77 there)
+#: (docs/concepts/token-allocator.md).
 #: A subtyping run shows each tile at every mixed budget where its detail shows
 #: (``budget_mix_draws: all``): with one draw a medium twin outnumbered its coarse class 2:1 at 64
 #: tokens and the coarse level fell from 1.00 at 16 tokens to 0.79 at 64; with all draws it holds
