@@ -213,6 +213,24 @@ def test_gland_boxes_are_exact(monkeypatch):
     assert any(transposed) and not all(transposed)
 
 
+def test_band_medium_gland_box_is_its_ellipse():
+    """A medium gland drawn with ``clump_texture="band"`` (band-limited noise) is boxed by its ellipse; its texture
+    spreads at most 8 pixels beyond it, and over 80 % of what it changes lies inside the box."""
+    from pathreason.plugins.datasets.synthpath import tissue
+
+    gland = tissue.Gland(224, 144, 56, 40, 0, grain=tissue.CLUMP_GRAIN)  # ellipse x 168-280, y 104-184
+    for seed in range(3):
+        image, (box,) = tissue.render(tissue.Scene("stroma", [gland], clump_texture="band"), 448, np.random.default_rng(seed))
+        plain, _ = tissue.render(tissue.Scene("stroma", []), 448, np.random.default_rng(seed))
+        change = np.abs(np.asarray(image, np.float32) - np.asarray(plain, np.float32)).sum(axis=2)
+        ellipse = (168, 104, 280, 184) if box[2] - box[0] > box[3] - box[1] else (104, 168, 184, 280)  # transposed
+        assert all(abs(v - e) <= 1 for v, e in zip(box, ellipse)), (box, ellipse)
+        (y0, x0), (y1, x1) = np.argwhere(change > 0).min(0), np.argwhere(change > 0).max(0) + 1
+        assert ellipse[0] - 8 <= x0 and ellipse[1] - 8 <= y0 and x1 <= ellipse[2] + 8 and y1 <= ellipse[3] + 8
+        bx0, by0, bx1, by1 = (int(v) for v in box)
+        assert change[by0:by1, bx0:bx1].sum() > 0.8 * change.sum()
+
+
 @pytest.mark.parametrize("grain", [1, 2])
 def test_textured_gland_box_is_its_blocks(grain):
     """A textured gland changes only the pixels of its blocks: the box of what it changes is its
@@ -265,12 +283,13 @@ def test_colour_statistics_match_the_tiny_processor():
     assert np.allclose(pixels.std(0), HE_STD, atol=0.03)
 
 
-def difference(sample_index: int, task: str, budget: int) -> float:
+def difference(sample_index: int, task: str, budget: int, clump_texture: str = "checkerboard") -> float:
     """Mean absolute difference (grey levels) between a sample and its lookalike (the same random
     stream, without its level's texture), both resized to ``budget``; for detection, inside the
     gland's box in the resized frame."""
-    sample = make_sample("test", task, sample_index)
-    images = [s.load_image() for s in (sample, make_sample("test", task, sample_index, lookalike=True))]
+    sample = make_sample("test", task, sample_index, clump_texture=clump_texture)
+    images = [s.load_image() for s in (sample, make_sample("test", task, sample_index, lookalike=True,
+                                                            clump_texture=clump_texture))]
     a, b = (np.asarray(resize_to_budget(image, budget), np.float32) for image in images)
     diff = np.abs(a - b)
     if task == "detection":
@@ -279,21 +298,25 @@ def difference(sample_index: int, task: str, budget: int) -> float:
     return float(diff.mean())
 
 
+@pytest.mark.parametrize("clump_texture", ["checkerboard", "band"])
 @pytest.mark.parametrize("task", ["subtyping", "vqa", "detection"])
-def test_each_level_shows_from_its_budget_and_not_below(task):
+def test_each_level_shows_from_its_budget_and_not_below(task, clump_texture):
     """The resize-and-compare check: a medium or fine tile and its lookalike, resized to each budget,
     differ by ~0 (under half a grey level: rounding) below the level's budget and clearly (over
-    1.5 grey levels, and eight times the value below) at its budget and above. Measured on the first
-    tiles of the test split whose texture is drawn (a VQA tile answered "no" has none)."""
+    1.5 grey levels, and eight times the value below) at its budget and at every grid above it
+    (9 x 9 ... 14 x 14 tokens too: there the checkerboard's energy is present, though aliased).
+    Measured on the first tiles of the test split whose texture is drawn (a VQA tile answered "no"
+    has none), with either medium texture."""
     below = {"medium": 16, "fine": 64}
+    grids = (64, 81, 100, 121, 144, 196, 256)  # 8 x 8 ... 16 x 16 tokens
     checked = Counter()
     for index in range(60):
         level = LEVELS[index % 3]
-        if level == "coarse" or difference(index, task, 256) == 0.0:
+        if level == "coarse" or difference(index, task, 256, clump_texture) == 0.0:
             continue
-        hidden = difference(index, task, below[level])
-        for budget in (b for b in (64, 256) if b >= LEVEL_TOKENS[level]):
-            shown = difference(index, task, budget)
+        hidden = difference(index, task, below[level], clump_texture)
+        for budget in (b for b in grids if b >= LEVEL_TOKENS[level]):
+            shown = difference(index, task, budget, clump_texture)
             assert shown > 1.5 and shown > 8 * hidden, (task, index, level, budget, shown, hidden)
         assert hidden < 0.5, (task, index, level, hidden)
         checked[level] += 1
@@ -358,3 +381,59 @@ def test_subtyping_normal_adds_a_coarse_normal_class_and_keeps_the_levels():
     # a normal tile is what a synthetic slide's stroma is: no glands, its layout "stroma"
     tile = next(s for s in normal if s.answer == NORMAL.name)
     assert tile.meta["layout"] == "stroma" and tile.meta["level_tokens"] == 16
+
+
+def grid_shifted_differences(index: int, offset: int, clump_texture: str) -> dict[int, float]:
+    """:func:`difference` at 16, 64 and 128 tokens of subtyping tile ``index`` and its lookalike,
+    both cropped by ``offset`` pixels (to 440 x 440: the resize then samples the texture at another
+    phase)."""
+    samples = (make_sample("test", "subtyping", index, clump_texture=clump_texture),
+               make_sample("test", "subtyping", index, lookalike=True, clump_texture=clump_texture))
+    images = [s.load_image().crop((offset, offset, offset + 440, offset + 440)) for s in samples]
+    diff = {}
+    for budget in (16, 64, 128):
+        a, b = (np.asarray(resize_to_budget(image, budget), np.float32) for image in images)
+        diff[budget] = float(np.abs(a - b).mean())
+    return diff
+
+
+MEDIUM_TEST_TILES = [i for i in range(12) if LEVELS[i % 3] == "medium"]
+
+
+@pytest.mark.parametrize("offset", [1, 2, 3])
+def test_the_band_texture_does_not_depend_on_where_the_pixel_grid_falls(offset):
+    """``clump_texture="band"``: the clumps hide at 16 tokens and show from 64 whatever the phase of
+    the image's pixel grid: a medium tile and its lookalike cropped by ``offset`` pixels keep the
+    resize-and-compare margins, and the texture's strength at 64 tokens stays within a quarter of
+    the whole tile's."""
+    for index in MEDIUM_TEST_TILES:
+        whole = difference(index, "subtyping", 64, "band")
+        diff = grid_shifted_differences(index, offset, "band")
+        assert diff[16] < 0.5 and min(diff[64], diff[128]) > max(1.5, 8 * diff[16]), (index, offset, diff)
+        assert abs(diff[64] - whole) < 0.25 * whole, (index, offset, diff, whole)
+
+
+def test_the_checkerboard_depends_on_where_the_pixel_grid_falls():
+    """The default 2-pixel checkerboard shows fully at 64 tokens only when its cells line up with
+    the reduction (the whole 448-pixel tile): cropped by a pixel, a medium tile loses over a quarter
+    of its texture at 64 tokens and shows more of it at 16 (what the ``band`` texture is for)."""
+    for index in MEDIUM_TEST_TILES:
+        aligned = {budget: difference(index, "subtyping", budget) for budget in (16, 64)}
+        shifted = grid_shifted_differences(index, 1, "checkerboard")
+        assert shifted[64] < 0.75 * aligned[64] and shifted[16] > aligned[16], (index, aligned, shifted)
+
+
+def test_clump_texture_option_changes_only_the_medium_level():
+    """``clump_texture="band"`` redraws medium tiles only (coarse and fine ones are the same pixels),
+    reaches the generator through the dataset's options, and a wrong value is a one-line error."""
+    from pathreason.plugins.datasets.synthpath import load
+
+    default, band = (generate("test", n=9, task="subtyping", clump_texture=t) for t in ("checkerboard", "band"))
+    for a, b in zip(default, band):
+        assert a.answer == b.answer
+        assert (digest(a) != digest(b)) == (a.meta["difficulty"] == "medium"), a.meta
+    assert [digest(s) for s in load("test", n=9, task="subtyping", clump_texture="band")] == [digest(s) for s in band]
+    with pytest.raises(DataError, match="clump_texture"):
+        load("test", n=3, clump_texture="blobs")
+    with pytest.raises(ConfigError, match="clump_texture"):
+        make_sample("test", "vqa", 0, clump_texture="blobs")

@@ -8,20 +8,29 @@ takes a few milliseconds.
 Sizes are given for a 448-pixel tile and scaled with the tile size, so the same tissue seen at a
 given visual-token budget looks the same whatever ``size`` is.
 
-**Textures that vanish below a budget.** A level's detail is a checkerboard of ``g x g``-pixel cells
-(``g`` = :data:`CLUMP_GRAIN` = 2 for the 64-token level, :data:`SPECKLE_GRAIN` = 1 for the 256-token
-level, times ``size / 448``) whose amplitude is constant over every aligned ``2g x 2g`` block. Each
-block then has zero sum and is antisymmetric about its centre along both axes, so a symmetric
-resampling filter whose output pixels are centred on block centres (a bicubic reduction by ``2g``
-or more, as :func:`pathreason.api.resize_to_budget` does from 448 to 224 or 112 pixels) averages it
-away, up to the amplitude's changes from block to block; a reduction by less keeps it. The 2-pixel
-cells (a 4-pixel period) thus show at 224 pixels (64 tokens) and above and vanish at 112 (16); the
-1-pixel cells show at 448 (256) only. Amplitudes are symmetric, capped per block so that no value
-is clipped, and never move the expected colour, so colour statistics of a downsampled image do not
-move either (design notes: a non-symmetric texture leaked at 4 tokens). The chromatin textures sit
-on nuclei (``Scene.clumps``: clumped chromatin, ``Scene.speckle``: speckled chromatin); a gland
-with ``grain > 0`` is drawn as nothing but such a texture over its ellipse, in the stroma's own
-mean colour.
+**Textures that vanish below a budget.** A level's detail is by default a checkerboard of
+``g x g``-pixel cells (``g`` = :data:`CLUMP_GRAIN` = 2 for the 64-token level, :data:`SPECKLE_GRAIN`
+= 1 for the 256-token level, times ``size / 448``) whose amplitude is constant over every aligned
+``2g x 2g`` block. Each block then has zero sum and is antisymmetric about its centre along both
+axes, so a symmetric resampling filter whose output pixels are centred on block centres (a bicubic
+reduction by ``2g`` or more, as :func:`pathreason.api.resize_to_budget` does from 448 to 224 or 112
+pixels) averages it away, up to the amplitude's changes from block to block; a reduction by less
+keeps it. The 2-pixel cells (a 4-pixel period) thus show at 224 pixels (64 tokens) and above and
+vanish at 112 (16); the 1-pixel cells show at 448 (256) only. Amplitudes are symmetric, capped per
+block so that no value is clipped, and never move the expected colour, so colour statistics of a
+downsampled image do not move either (design notes: a non-symmetric texture leaked at 4 tokens).
+The chromatin textures sit on nuclei (``Scene.clumps``: clumped chromatin, ``Scene.speckle``:
+speckled chromatin); a gland with ``grain > 0`` is drawn as nothing but such a texture over its
+ellipse, in the stroma's own mean colour.
+
+The 2-pixel checkerboard lines up with the resize only at 224 and 448 pixels: at 9 x 9 to 15 x 15
+tokens its cells fall between pixels, and the tiny performer does not read it there. With
+``Scene.clump_texture = "band"`` the 64-token level is instead noise of random phase whose
+frequencies lie in :data:`CLUMP_BAND` (periods of 4 to 5 pixels at 448): a bicubic reduction to
+112 pixels removes it and every grid from 224 pixels keeps over half of it, whatever the phase at
+which the resize samples it (``tests/plugins/test_synthpath.py``). It is not the default: on it the
+tiny subtyping preset reads medium tiles at 128 tokens but mistakes coarse tiles for medium ones
+from 64 tokens (docs: the token allocator's page).
 """
 
 from __future__ import annotations
@@ -56,6 +65,16 @@ CLUMP_GRAIN = 2  # cell side of the clumped chromatin and of medium glands: show
 #: there would be no room to move it both ways).
 GLAND_TEXTURE = np.array([0.0, 0.40, 0.30], np.float32)
 GLAND_AMPLITUDE = 0.6  # of GLAND_TEXTURE, before the per-block cap that prevents clipping
+#: ``clump_texture="band"``: the clumps and medium glands as noise of random phase whose frequencies
+#: (cycles per pixel at 448, on the larger axis) lie in this band. A bicubic reduction to 112 pixels
+#: (16 tokens) keeps under 3 % of a wave in it, to 224 (64 tokens) 40-70 %, to 308 (128) 80-90 %,
+#: whatever its phase.
+CLUMP_BAND = (0.20, 0.25)
+#: Its standard deviation relative to the nucleus colour before it is held within each pixel's room
+#: (which, at a nucleus, is the nucleus colour itself): a strong texture, clipped and filtered again.
+CLUMP_AMPLITUDE = 2.0
+GLAND_BAND_AMPLITUDE = 0.4  # of GLAND_TEXTURE, for a medium gland with ``clump_texture="band"``
+CLUMP_TEXTURES = ("checkerboard", "band")
 
 
 @dataclass(frozen=True)
@@ -63,9 +82,10 @@ class Gland:
     """A gland: an elliptical lumen (centre ``cx, cy``, semi-axes ``ax, ay``, pixels) inside an
     epithelial ring ``ring`` pixels thick, with a nucleus every ~11 pixels along the ring.
 
-    ``grain > 0`` draws it only as a checkerboard of ``grain``-pixel cells (at 448; scaled with the
-    tile) over its outer ellipse, in the stroma's mean colour: it shows from the budget that keeps
-    that grain (``CLUMP_GRAIN``: 64 tokens, ``SPECKLE_GRAIN``: 256) and not below."""
+    ``grain > 0`` draws it only as a texture over its outer ellipse, in the stroma's mean colour: a
+    checkerboard of ``grain``-pixel cells (at 448; scaled with the tile) that shows from the budget
+    that keeps that grain (``CLUMP_GRAIN``: 64 tokens, ``SPECKLE_GRAIN``: 256) and not below, or for
+    ``CLUMP_GRAIN`` the scene's ``clump_texture``."""
 
     cx: float
     cy: float
@@ -79,12 +99,14 @@ class Gland:
 class Scene:
     """What to draw: a ``layout`` (``"stroma"``, ``"glandular"``, ``"epithelium"``), glands, and
     whether nuclei carry the speckled chromatin (1-pixel cells, seen at 256 tokens) or the clumped
-    chromatin (2-pixel cells, seen from 64 tokens)."""
+    chromatin (seen from 64 tokens), drawn as ``clump_texture`` (:data:`CLUMP_TEXTURES`): 2-pixel
+    cells or band-limited noise."""
 
     layout: str
     glands: list[Gland] = field(default_factory=list)
     speckle: bool = False
     clumps: bool = False
+    clump_texture: str = "checkerboard"
 
 
 @dataclass(frozen=True)
@@ -283,6 +305,59 @@ def _checkerboard(
     return texture, w
 
 
+def _band_gain(rows: int, cols: int, band: tuple[float, float]) -> np.ndarray:
+    """The band-pass filter of :func:`_band_texture` on a ``rows x cols`` rfft2 grid: a raised-cosine
+    bump over ``band`` (cycles per pixel) of the larger of the two axes' frequencies."""
+    fy, fx = np.abs(np.fft.fftfreq(rows))[:, None], np.abs(np.fft.rfftfreq(cols))[None, :]
+    low, high = band
+    position = (np.maximum(fy, fx) - low) / (high - low)
+    return np.where((position > 0) & (position < 1), 0.5 - 0.5 * np.cos(2 * np.pi * position), 0.0)
+
+
+def _band_texture(weight: np.ndarray, band: tuple[float, float], rng: np.random.Generator,
+                  room: np.ndarray | None = None, rounds: int = 3) -> np.ndarray:
+    """Zero-mean noise of random phase whose spectrum lies in ``band`` (cycles per pixel, on the
+    larger of the two axes' frequencies), with ``weight`` (``rows x cols``) as its local amplitude.
+
+    White noise times ``weight`` is filtered through :func:`_band_gain` (one FFT), then scaled so
+    that where ``weight`` is 1 over a wide area the texture's standard deviation is 1. The filter
+    comes after the weighting, so the texture's spectrum stays inside the band whatever the weight's
+    shape (it spreads a few pixels beyond the weight instead). With ``room``, the texture is held
+    within ``[-room, room]`` by ``rounds`` of clipping and filtering again (alternating projections:
+    a clip alone would put some of the texture's energy outside its band, where a smaller resize
+    keeps it), then clipped once more; every clip is symmetric, so none moves a mean.
+    """
+    rows, cols = weight.shape
+    gain = _band_gain(rows, cols, band)
+    # Mean power gain over the full spectrum (the rfft's inner columns stand for two frequencies).
+    twice = np.ones(gain.shape[1])
+    twice[1 : (cols + 1) // 2] = 2.0
+    power = float((gain**2 * twice).sum() / (rows * cols))
+    if power == 0.0:
+        return np.zeros((rows, cols), np.float32)
+    noise = rng.standard_normal((rows, cols)).astype(np.float32) * weight
+    texture = np.fft.irfft2(np.fft.rfft2(noise) * gain, s=(rows, cols)) / np.sqrt(power)
+    if room is not None:
+        for _ in range(rounds):
+            texture = np.fft.irfft2(np.fft.rfft2(np.clip(texture, -room, room)) * gain, s=(rows, cols))
+        texture = np.clip(texture, -room, room)
+    return texture.astype(np.float32)
+
+
+def _add_band(image: np.ndarray, weight: np.ndarray, top: int, left: int, colour: np.ndarray,
+              band: tuple[float, float], rng: np.random.Generator) -> None:
+    """Add :func:`_band_texture` of ``weight`` (a region of ``image`` at ``top, left``) along
+    ``colour`` to ``image`` (uint8, in place), within the room each pixel has both ways."""
+    rows, cols = weight.shape
+    region = image[top : top + rows, left : left + cols]
+    base = region.astype(np.float32) / 255.0
+    room = np.full((rows, cols), np.inf, np.float32)
+    for channel in np.flatnonzero(colour > 0):
+        values = base[..., channel]
+        np.minimum(room, np.minimum(values, 1.0 - values) / colour[channel], out=room)
+    region[...] = _uint8(base + _band_texture(weight, band, rng, room)[..., None] * colour)
+
+
 def _per_block(values: np.ndarray, side: int, op: np.ufunc) -> np.ndarray:
     """``op`` reduced over each aligned ``side x side`` block, as ``side`` strided slices per axis
     (far faster than a reduction over a short axis)."""
@@ -323,7 +398,8 @@ def render(
 
     A gland's box ``[x0, y0, x1, y1]`` (pixel edges) spans every pixel painted at alpha >= 0.5 by
     its epithelium or its ring of nuclei; a textured gland's (``grain > 0``), the blocks of its
-    checkerboard at half its peak amplitude or more. ``background`` (optional, same size) is real
+    checkerboard at half its peak amplitude or more (a band-limited medium gland's: the pixels its
+    ellipse covers half or more; its texture fades out over a few pixels beyond). ``background`` (optional, same size) is real
     tissue blended into the stroma (an RGB image of the same size).
 
     Textures come last, each from the same random stream, so a scene and its lookalike without a
@@ -378,11 +454,24 @@ def render(
     mixed += nucleus * a
     flat[covered] = _uint8(mixed)
     unit = max(1, round(scale))  # pixels per cell of grain 1 at this size
-    for chromatin, grain, amplitude in ((scene.clumps, CLUMP_GRAIN, CLUMPS), (scene.speckle, SPECKLE_GRAIN, SPECKLE)):
-        if chromatin:
-            _add_texture(image, amplitude * alpha, 0, 0, nucleus, grain * unit, rng)
+    band = (CLUMP_BAND[0] / scale, min(0.5, CLUMP_BAND[1] / scale))  # in cycles per pixel of this tile
+    banded = scene.clump_texture == "band"
+    if scene.clumps and banded:
+        _add_band(image, CLUMP_AMPLITUDE * alpha, 0, 0, nucleus, band, rng)
+    elif scene.clumps:
+        _add_texture(image, CLUMPS * alpha, 0, 0, nucleus, CLUMP_GRAIN * unit, rng)
+    if scene.speckle:
+        _add_texture(image, SPECKLE * alpha, 0, 0, nucleus, SPECKLE_GRAIN * unit, rng)
     for gland in scene.glands:
-        if gland.grain > 0:
+        if gland.grain == CLUMP_GRAIN and banded:
+            a_, b_ = gland.ax + gland.ring, gland.ay + gland.ring
+            margin = int(np.ceil(8 * scale))  # the band-limited texture spreads a few pixels
+            top, left = (max(0, int(c - r) - margin) for c, r in ((gland.cy, b_), (gland.cx, a_)))
+            bottom, right = (min(size, int(np.ceil(c + r)) + margin) for c, r in ((gland.cy, b_), (gland.cx, a_)))
+            mask = _gland_mask(gland, np.arange(top, bottom), np.arange(left, right))
+            _add_band(image, GLAND_BAND_AMPLITUDE * mask, top, left, GLAND_TEXTURE, band, rng)
+            boxes[id(gland)] = _block_box(mask, top, left, 1)
+        elif gland.grain > 0:
             side = 2 * gland.grain * unit
             a_, b_ = gland.ax + gland.ring, gland.ay + gland.ring
             top, left = (max(0, int(c - r) // side * side) for c, r in ((gland.cy, b_), (gland.cx, a_)))
