@@ -293,11 +293,7 @@ def _checkerboard(
     cells_y, cells_x = -(-by // SPECKLE_CELL), -(-bx // SPECKLE_CELL)
     magnitude = rng.uniform(0.4, 1.0, (cells_y, cells_x)).astype(np.float32)
     w *= magnitude.repeat(SPECKLE_CELL, 0).repeat(SPECKLE_CELL, 1)[:by, :bx]
-    room = np.full((h, w_), np.inf, np.float32)
-    for channel in np.flatnonzero(colour > 0):
-        values = base[:h, :w_, channel]
-        np.minimum(room, np.minimum(values, 1.0 - values) / colour[channel], out=room)
-    w = np.minimum(w, _per_block(room, side, np.minimum))
+    w = np.minimum(w, _per_block(_room(base[:h, :w_], colour), side, np.minimum))
     sign = 1 - 2 * ((np.arange(side) // grain) & 1).astype(np.float32)
     checker = np.outer(sign, sign)  # every aligned block holds the same +- pattern
     texture = np.zeros(base.shape, np.float32)
@@ -351,11 +347,17 @@ def _add_band(image: np.ndarray, weight: np.ndarray, top: int, left: int, colour
     rows, cols = weight.shape
     region = image[top : top + rows, left : left + cols]
     base = region.astype(np.float32) / 255.0
-    room = np.full((rows, cols), np.inf, np.float32)
+    region[...] = _uint8(base + _band_texture(weight, band, rng, _room(base, colour))[..., None] * colour)
+
+
+def _room(base: np.ndarray, colour: np.ndarray) -> np.ndarray:
+    """How far each pixel of ``base`` (``rows x cols x 3`` in [0, 1]) can move along ``colour``
+    both ways without leaving [0, 1] in any channel ``colour`` moves."""
+    room = np.full(base.shape[:2], np.inf, np.float32)
     for channel in np.flatnonzero(colour > 0):
         values = base[..., channel]
         np.minimum(room, np.minimum(values, 1.0 - values) / colour[channel], out=room)
-    region[...] = _uint8(base + _band_texture(weight, band, rng, room)[..., None] * colour)
+    return room
 
 
 def _per_block(values: np.ndarray, side: int, op: np.ufunc) -> np.ndarray:
