@@ -1,6 +1,6 @@
 """Can the vision tower read a synthpath level's texture at a budget? A probe that needs no training.
 
-    python benchmarks/texture_probe.py                           # both medium textures, 80 tiles
+    python benchmarks/texture_probe.py                           # each medium texture, 80 tiles
     python benchmarks/texture_probe.py --texture band --pairs 160 --budgets 32,64,100,128,196,256
 
 It renders the first ``--pairs`` medium subtyping tiles of the train split (both medium classes, in
@@ -26,7 +26,7 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-TEXTURES = ("checkerboard", "band")
+TEXTURES = ("checkerboard", "band", "checkerboard+band")
 
 
 def parse_budgets(text: str) -> list[int]:
@@ -89,7 +89,7 @@ def probe(texture: str, pairs: int, budgets: list[int], fit_budgets: list[int]) 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--texture", choices=TEXTURES, action="append", help="medium texture (default: both)")
+    parser.add_argument("--texture", choices=TEXTURES, action="append", help="medium texture (default: each)")
     parser.add_argument("--pairs", type=int, default=80, help="medium tiles, each with its look-alike (half fit, half scored)")
     parser.add_argument("--budgets", default="32,64,128,256", help="budgets scored (comma-separated)")
     parser.add_argument("--fit-budgets", default="64,256", help="budgets the probe is fitted at")

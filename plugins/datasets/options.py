@@ -57,9 +57,9 @@ class SynthpathOptions(BaseModel):
     vqa_coarse_texture: bool = Field(False, description="coarse VQA tiles carry a random chromatin texture (default: even)")
     subtyping_normal: bool = Field(False, description="add normal stroma as a seventh, coarse subtyping class "
                                    "(for performers meant for whole slides)")
-    clump_texture: Literal["checkerboard", "band"] = Field(
-        "checkerboard", description="the medium level's texture: 2-pixel cells, or band-limited noise of random phase "
-        "(shows at every grid from 64 tokens)")
+    clump_texture: Literal["checkerboard", "band", "checkerboard+band"] = Field(
+        "checkerboard", description="the medium level's texture: 2-pixel cells, band-limited noise of random "
+        "phase (shows at every grid from 64 tokens), or both")
 
 
 def _setting(value: Any) -> str:

@@ -72,7 +72,9 @@ VQA_ALLOCATOR: dict[str, Any] = {"view": "low", "warmup_target": "reward", "warm
 #: A subtyping run shows each tile at every mixed budget where its detail shows
 #: (``budget_mix_draws: all``): with one draw a medium twin outnumbered its coarse class 2:1 at 64
 #: tokens and the coarse level fell from 1.00 at 16 tokens to 0.79 at 64; with all draws it holds
-#: 1.00 at 16, 64 and 256. VQA shows every tile at every mixed budget too: on synthpath's VQA (its
+#: 1.00 at 16, 64 and 256 (on synthpath's ``clump_texture: checkerboard+band`` 250 steps left coarse
+#: tiles at 0.83-0.90 on 128 tokens; 1000 steps hold every level within 5 points from its own
+#: budget up, at 16 / 32 / 64 / 128 / 256 tokens). VQA shows every tile at every mixed budget too: on synthpath's VQA (its
 #: options in one order per family, coarse tiles without texture) one draw left the coarse level at
 #: 0.64 on 16 tokens and 0.81 on 64 (it failed the three-level check); all draws pass it (coarse 0.86
 #: from 16 tokens, medium 0.88 from 64, fine 0.81 at 256; accuracy at 256 0.84 instead of 0.93).

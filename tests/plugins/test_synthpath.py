@@ -213,14 +213,17 @@ def test_gland_boxes_are_exact(monkeypatch):
     assert any(transposed) and not all(transposed)
 
 
-def test_band_medium_gland_box_is_its_ellipse():
-    """A medium gland drawn with ``clump_texture="band"`` (band-limited noise) is boxed by its ellipse; its texture
-    spreads at most 8 pixels beyond it, and over 80 % of what it changes lies inside the box."""
+@pytest.mark.parametrize("clump_texture", ["band", "checkerboard+band"])
+def test_band_medium_gland_box_is_its_ellipse(clump_texture):
+    """A medium gland drawn with band-limited noise (alone, or over a checkerboard at half its amplitude)
+    is boxed by its ellipse; its texture spreads at most 8 pixels beyond it, and over 80 % of what it
+    changes lies inside the box."""
     from pathreason.plugins.datasets.synthpath import tissue
 
     gland = tissue.Gland(224, 144, 56, 40, 0, grain=tissue.CLUMP_GRAIN)  # ellipse x 168-280, y 104-184
     for seed in range(3):
-        image, (box,) = tissue.render(tissue.Scene("stroma", [gland], clump_texture="band"), 448, np.random.default_rng(seed))
+        scene = tissue.Scene("stroma", [gland], clump_texture=clump_texture)
+        image, (box,) = tissue.render(scene, 448, np.random.default_rng(seed))
         plain, _ = tissue.render(tissue.Scene("stroma", []), 448, np.random.default_rng(seed))
         change = np.abs(np.asarray(image, np.float32) - np.asarray(plain, np.float32)).sum(axis=2)
         ellipse = (168, 104, 280, 184) if box[2] - box[0] > box[3] - box[1] else (104, 168, 184, 280)  # transposed
@@ -298,7 +301,7 @@ def difference(sample_index: int, task: str, budget: int, clump_texture: str = "
     return float(diff.mean())
 
 
-@pytest.mark.parametrize("clump_texture", ["checkerboard", "band"])
+@pytest.mark.parametrize("clump_texture", ["checkerboard", "band", "checkerboard+band"])
 @pytest.mark.parametrize("task", ["subtyping", "vqa", "detection"])
 def test_each_level_shows_from_its_budget_and_not_below(task, clump_texture):
     """The resize-and-compare check: a medium or fine tile and its lookalike, resized to each budget,
@@ -306,7 +309,7 @@ def test_each_level_shows_from_its_budget_and_not_below(task, clump_texture):
     1.5 grey levels, and eight times the value below) at its budget and at every grid above it
     (9 x 9 ... 14 x 14 tokens too: there the checkerboard's energy is present, though aliased).
     Measured on the first tiles of the test split whose texture is drawn (a VQA tile answered "no"
-    has none), with either medium texture."""
+    has none), with each medium texture."""
     below = {"medium": 16, "fine": 64}
     grids = (64, 81, 100, 121, 144, 196, 256)  # 8 x 8 ... 16 x 16 tokens
     checked = Counter()
@@ -400,15 +403,16 @@ def grid_shifted_differences(index: int, offset: int, clump_texture: str) -> dic
 MEDIUM_TEST_TILES = [i for i in range(12) if LEVELS[i % 3] == "medium"]
 
 
+@pytest.mark.parametrize("clump_texture", ["band", "checkerboard+band"])
 @pytest.mark.parametrize("offset", [1, 2, 3])
-def test_the_band_texture_does_not_depend_on_where_the_pixel_grid_falls(offset):
-    """``clump_texture="band"``: the clumps hide at 16 tokens and show from 64 whatever the phase of
-    the image's pixel grid: a medium tile and its lookalike cropped by ``offset`` pixels keep the
-    resize-and-compare margins, and the texture's strength at 64 tokens stays within a quarter of
-    the whole tile's."""
+def test_the_band_texture_does_not_depend_on_where_the_pixel_grid_falls(offset, clump_texture):
+    """With the band-limited texture (alone or over the checkerboard) the clumps hide at 16 tokens and
+    show from 64 whatever the phase of the image's pixel grid: a medium tile and its lookalike
+    cropped by ``offset`` pixels keep the resize-and-compare margins, and the texture's strength at
+    64 tokens stays within a quarter of the whole tile's."""
     for index in MEDIUM_TEST_TILES:
-        whole = difference(index, "subtyping", 64, "band")
-        diff = grid_shifted_differences(index, offset, "band")
+        whole = difference(index, "subtyping", 64, clump_texture)
+        diff = grid_shifted_differences(index, offset, clump_texture)
         assert diff[16] < 0.5 and min(diff[64], diff[128]) > max(1.5, 8 * diff[16]), (index, offset, diff)
         assert abs(diff[64] - whole) < 0.25 * whole, (index, offset, diff, whole)
 
@@ -423,16 +427,19 @@ def test_the_checkerboard_depends_on_where_the_pixel_grid_falls():
         assert shifted[64] < 0.75 * aligned[64] and shifted[16] > aligned[16], (index, aligned, shifted)
 
 
-def test_clump_texture_option_changes_only_the_medium_level():
-    """``clump_texture="band"`` redraws medium tiles only (coarse and fine ones are the same pixels),
+@pytest.mark.parametrize("clump_texture", ["band", "checkerboard+band"])
+def test_clump_texture_option_changes_only_the_medium_level(clump_texture):
+    """Another ``clump_texture`` redraws medium tiles only (coarse and fine ones are the same pixels),
     reaches the generator through the dataset's options, and a wrong value is a one-line error."""
     from pathreason.plugins.datasets.synthpath import load
 
-    default, band = (generate("test", n=9, task="subtyping", clump_texture=t) for t in ("checkerboard", "band"))
-    for a, b in zip(default, band):
+    default, other = (generate("test", n=9, task="subtyping", clump_texture=t) for t in ("checkerboard", clump_texture))
+    for a, b in zip(default, other):
         assert a.answer == b.answer
         assert (digest(a) != digest(b)) == (a.meta["difficulty"] == "medium"), a.meta
-    assert [digest(s) for s in load("test", n=9, task="subtyping", clump_texture="band")] == [digest(s) for s in band]
+    assert [digest(s) for s in load("test", n=9, task="subtyping", clump_texture=clump_texture)] == [digest(s) for s in other]
+    assert [digest(s) for s in generate("test", n=9, task="subtyping")] == [
+        digest(s) for s in generate("test", n=9, task="subtyping", clump_texture="checkerboard")]  # the default
     with pytest.raises(DataError, match="clump_texture"):
         load("test", n=3, clump_texture="blobs")
     with pytest.raises(ConfigError, match="clump_texture"):

@@ -8,8 +8,8 @@ and looking too coarsely gives a wrong answer, not a lucky one:
 * ``"coarse"`` (``meta["level_tokens"] = 16``): decidable from tissue layout and large glands,
   visible at 16 tokens;
 * ``"medium"`` (64): needs the *clumped chromatin* texture or a gland drawn in it (2-pixel cells
-  at 448 pixels: averaged away at 16 tokens, kept from 64; or, with ``clump_texture="band"``,
-  band-limited noise that shows at every grid from 64 tokens);
+  at 448 pixels: averaged away at 16 tokens, kept from 64; with ``clump_texture="band"``,
+  band-limited noise that shows at every grid from 64 tokens; with ``"checkerboard+band"``, both);
 * ``"fine"`` (256): needs the *speckled chromatin* texture or a gland drawn in it (1-pixel cells:
   kept at 256 tokens only).
 
@@ -63,6 +63,7 @@ from pathreason.plugins.datasets.synthpath.he_tiles import load_he_tiles
 from pathreason.plugins.datasets.synthpath.tissue import (
     CLUMP_GRAIN,
     CLUMP_TEXTURES,
+    DEFAULT_CLUMP_TEXTURE,
     REFERENCE_SIZE,
     SPECKLE_GRAIN,
     Gland,
@@ -290,7 +291,7 @@ class _Context:
     vqa_option_order: str = "fixed"
     vqa_coarse_texture: bool = False
     subtyping_normal: bool = False
-    clump_texture: str = "checkerboard"
+    clump_texture: str = DEFAULT_CLUMP_TEXTURE
 
     def draw(self, rng: np.random.Generator, scene: Scene) -> Image.Image:
         return self.draw_with_boxes(rng, scene)[0]
@@ -429,7 +430,7 @@ _BUILDERS: dict[str, Callable[[_Context, int, np.random.Generator], Sample]] = {
 def make_sample(
     split: str, task: str, index: int, seed: int = 0, tile: int = REFERENCE_SIZE, real_background: bool = False,
     lookalike: bool = False, vqa_option_order: str = "fixed", vqa_coarse_texture: bool = False,
-    subtyping_normal: bool = False, clump_texture: str = "checkerboard",
+    subtyping_normal: bool = False, clump_texture: str = DEFAULT_CLUMP_TEXTURE,
 ) -> Sample:
     """Sample ``index`` of ``task`` in ``split``: always the same for the same arguments.
 
@@ -462,7 +463,7 @@ def generate(
     vqa_option_order: str = "fixed",
     vqa_coarse_texture: bool = False,
     subtyping_normal: bool = False,
-    clump_texture: str = "checkerboard",
+    clump_texture: str = DEFAULT_CLUMP_TEXTURE,
 ) -> list[Sample]:
     """``n`` samples of the synthpath benchmark.
 
@@ -482,8 +483,9 @@ def generate(
     coarse level (:func:`subtype_of`): a performer meant for whole slides, which are mostly normal
     tissue, learns to call it normal rather than some lesion. ``clump_texture`` draws the medium
     level's texture (clumped chromatin, medium glands) as 2-pixel cells (``"checkerboard"``, the
-    default) or as band-limited noise of random phase (``"band"``), which shows at every grid from 64
-    tokens where the cells show only at 8 x 8 and 16 x 16 tokens (:mod:`.tissue`).
+    default), as band-limited noise of random phase (``"band"``), which shows at every grid from 64
+    tokens where the cells show only at 8 x 8 and 16 x 16 tokens, or as both (``"checkerboard+band"``:
+    the cells at half their amplitude, the noise in the room they leave) (:mod:`.tissue`).
     """
     split = canonical_split(split)
     tasks = TASKS if task is None else (task,)

@@ -28,9 +28,15 @@ tokens its cells fall between pixels, and the tiny performer does not read it th
 ``Scene.clump_texture = "band"`` the 64-token level is instead noise of random phase whose
 frequencies lie in :data:`CLUMP_BAND` (periods of 4 to 5 pixels at 448): a bicubic reduction to
 112 pixels removes it and every grid from 224 pixels keeps over half of it, whatever the phase at
-which the resize samples it (``tests/plugins/test_synthpath.py``). It is not the default: on it the
-tiny subtyping preset reads medium tiles at 128 tokens but mistakes coarse tiles for medium ones
-from 64 tokens (docs: the token allocator's page).
+which the resize samples it (``tests/plugins/test_synthpath.py``). Alone it is hard to learn at 64
+tokens, where it lies near the resized image's Nyquist frequency: random phase leaves a model only
+its energy to read, and the tiny subtyping preset mistook coarse glandular tiles for medium ones
+there. ``"checkerboard+band"`` draws both, the checkerboard at :data:`CHECKERBOARD_SHARE` of its
+amplitude and the band in the room it leaves: the cells give a clear cue where they line up (64 and
+256 tokens), the band one at every grid from 64. On it a subtyping performer (1000 SFT steps) holds
+every level from its own budget up at every budget tried; the VQA and detection presets did worse
+on it than on the checkerboard, so the checkerboard stays the default (docs: the token allocator's
+page).
 """
 
 from __future__ import annotations
@@ -74,7 +80,10 @@ CLUMP_BAND = (0.20, 0.25)
 #: (which, at a nucleus, is the nucleus colour itself): a strong texture, clipped and filtered again.
 CLUMP_AMPLITUDE = 2.0
 GLAND_BAND_AMPLITUDE = 0.4  # of GLAND_TEXTURE, for a medium gland with ``clump_texture="band"``
-CLUMP_TEXTURES = ("checkerboard", "band")
+CLUMP_TEXTURES = ("checkerboard", "band", "checkerboard+band")
+CHECKERBOARD_SHARE = 0.5  # of the checkerboard's amplitude, under ``clump_texture="checkerboard+band"``
+#: synthpath's default medium texture.
+DEFAULT_CLUMP_TEXTURE = "checkerboard"
 
 
 @dataclass(frozen=True)
@@ -401,7 +410,8 @@ def render(
     A gland's box ``[x0, y0, x1, y1]`` (pixel edges) spans every pixel painted at alpha >= 0.5 by
     its epithelium or its ring of nuclei; a textured gland's (``grain > 0``), the blocks of its
     checkerboard at half its peak amplitude or more (a band-limited medium gland's: the pixels its
-    ellipse covers half or more; its texture fades out over a few pixels beyond). ``background`` (optional, same size) is real
+    ellipse covers half or more, its texture fading out over a few pixels beyond; under
+    ``"checkerboard+band"``, the union of the two). ``background`` (optional, same size) is real
     tissue blended into the stroma (an RGB image of the same size).
 
     Textures come last, each from the same random stream, so a scene and its lookalike without a
@@ -457,30 +467,41 @@ def render(
     flat[covered] = _uint8(mixed)
     unit = max(1, round(scale))  # pixels per cell of grain 1 at this size
     band = (CLUMP_BAND[0] / scale, min(0.5, CLUMP_BAND[1] / scale))  # in cycles per pixel of this tile
-    banded = scene.clump_texture == "band"
+    checkered = scene.clump_texture in ("checkerboard", "checkerboard+band")
+    banded = scene.clump_texture in ("band", "checkerboard+band")
+    # With both, the checkerboard takes half its amplitude and the band the room it leaves.
+    share = CHECKERBOARD_SHARE if checkered and banded else 1.0
+    if scene.clumps and checkered:
+        _add_texture(image, share * CLUMPS * alpha, 0, 0, nucleus, CLUMP_GRAIN * unit, rng)
     if scene.clumps and banded:
         _add_band(image, CLUMP_AMPLITUDE * alpha, 0, 0, nucleus, band, rng)
-    elif scene.clumps:
-        _add_texture(image, CLUMPS * alpha, 0, 0, nucleus, CLUMP_GRAIN * unit, rng)
     if scene.speckle:
         _add_texture(image, SPECKLE * alpha, 0, 0, nucleus, SPECKLE_GRAIN * unit, rng)
     for gland in scene.glands:
-        if gland.grain == CLUMP_GRAIN and banded:
-            a_, b_ = gland.ax + gland.ring, gland.ay + gland.ring
+        if gland.grain <= 0:
+            continue
+        clumped = gland.grain == CLUMP_GRAIN
+        a_, b_ = gland.ax + gland.ring, gland.ay + gland.ring
+        extent: list[float] | None = None
+        if checkered or not clumped:
+            side = 2 * gland.grain * unit
+            top, left = (max(0, int(c - r) // side * side) for c, r in ((gland.cy, b_), (gland.cx, a_)))
+            bottom, right = (min(size // side * side, -(-int(np.ceil(c + r)) // side) * side) for c, r in ((gland.cy, b_), (gland.cx, a_)))
+            mask = _gland_mask(gland, np.arange(top, bottom), np.arange(left, right))
+            amplitude = share * GLAND_AMPLITUDE if clumped else GLAND_AMPLITUDE
+            _add_texture(image, amplitude * mask, top, left, GLAND_TEXTURE, gland.grain * unit, rng)
+            extent = _block_box(mask, top, left, side)
+        if clumped and banded:
             margin = int(np.ceil(8 * scale))  # the band-limited texture spreads a few pixels
             top, left = (max(0, int(c - r) - margin) for c, r in ((gland.cy, b_), (gland.cx, a_)))
             bottom, right = (min(size, int(np.ceil(c + r)) + margin) for c, r in ((gland.cy, b_), (gland.cx, a_)))
             mask = _gland_mask(gland, np.arange(top, bottom), np.arange(left, right))
             _add_band(image, GLAND_BAND_AMPLITUDE * mask, top, left, GLAND_TEXTURE, band, rng)
-            boxes[id(gland)] = _block_box(mask, top, left, 1)
-        elif gland.grain > 0:
-            side = 2 * gland.grain * unit
-            a_, b_ = gland.ax + gland.ring, gland.ay + gland.ring
-            top, left = (max(0, int(c - r) // side * side) for c, r in ((gland.cy, b_), (gland.cx, a_)))
-            bottom, right = (min(size // side * side, -(-int(np.ceil(c + r)) // side) * side) for c, r in ((gland.cy, b_), (gland.cx, a_)))
-            mask = _gland_mask(gland, np.arange(top, bottom), np.arange(left, right))
-            _add_texture(image, GLAND_AMPLITUDE * mask, top, left, GLAND_TEXTURE, gland.grain * unit, rng)
-            boxes[id(gland)] = _block_box(mask, top, left, side)
+            pixels = _block_box(mask, top, left, 1)
+            extent = pixels if extent is None else [min(extent[0], pixels[0]), min(extent[1], pixels[1]),
+                                                    max(extent[2], pixels[2]), max(extent[3], pixels[3])]
+        assert extent is not None  # a textured gland is drawn as the checkerboard, the band or both
+        boxes[id(gland)] = extent
     ordered = [boxes[id(g)] for g in scene.glands]
     if transpose:  # cheaper than drawing vertical fibres; glands and nuclei are isotropic anyway
         return Image.fromarray(image).transpose(Image.Transpose.TRANSPOSE), [[b[1], b[0], b[3], b[2]] for b in ordered]
