@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -115,7 +116,7 @@ class Scene:
     glands: list[Gland] = field(default_factory=list)
     speckle: bool = False
     clumps: bool = False
-    clump_texture: str = "checkerboard"
+    clump_texture: str = DEFAULT_CLUMP_TEXTURE
 
 
 @dataclass(frozen=True)
@@ -359,6 +360,14 @@ def _add_band(image: np.ndarray, weight: np.ndarray, top: int, left: int, colour
     region[...] = _uint8(base + _band_texture(weight, band, rng, _room(base, colour))[..., None] * colour)
 
 
+_Coordinate = TypeVar("_Coordinate", int, float)
+
+
+def _union(a: list[_Coordinate], b: list[_Coordinate]) -> list[_Coordinate]:
+    """The smallest box ``[x0, y0, x1, y1]`` holding boxes ``a`` and ``b``."""
+    return [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+
+
 def _room(base: np.ndarray, colour: np.ndarray) -> np.ndarray:
     """How far each pixel of ``base`` (``rows x cols x 3`` in [0, 1]) can move along ``colour``
     both ways without leaving [0, 1] in any channel ``colour`` moves."""
@@ -451,7 +460,7 @@ def render(
             m = len(centres)
             ring = _scatter(canvas, round_bank, centres[:, 0], centres[:, 1], rng.integers(0, 32, m), rng.uniform(0.8, 0.95, m), measure=True)
             if ring is not None:
-                box = [min(box[0], ring[0]), min(box[1], ring[1]), max(box[2], ring[2]), max(box[3], ring[3])]
+                box = _union(box, ring)
             boxes[id(gland)] = [float(v) for v in box]
 
     # Haematoxylin strength varies from slide to slide (and keeps colour percentiles from being
@@ -467,8 +476,8 @@ def render(
     flat[covered] = _uint8(mixed)
     unit = max(1, round(scale))  # pixels per cell of grain 1 at this size
     band = (CLUMP_BAND[0] / scale, min(0.5, CLUMP_BAND[1] / scale))  # in cycles per pixel of this tile
-    checkered = scene.clump_texture in ("checkerboard", "checkerboard+band")
-    banded = scene.clump_texture in ("band", "checkerboard+band")
+    parts = scene.clump_texture.split("+")
+    checkered, banded = "checkerboard" in parts, "band" in parts
     # With both, the checkerboard takes half its amplitude and the band the room it leaves.
     share = CHECKERBOARD_SHARE if checkered and banded else 1.0
     if scene.clumps and checkered:
@@ -498,8 +507,7 @@ def render(
             mask = _gland_mask(gland, np.arange(top, bottom), np.arange(left, right))
             _add_band(image, GLAND_BAND_AMPLITUDE * mask, top, left, GLAND_TEXTURE, band, rng)
             pixels = _block_box(mask, top, left, 1)
-            extent = pixels if extent is None else [min(extent[0], pixels[0]), min(extent[1], pixels[1]),
-                                                    max(extent[2], pixels[2]), max(extent[3], pixels[3])]
+            extent = pixels if extent is None else _union(extent, pixels)
         assert extent is not None  # a textured gland is drawn as the checkerboard, the band or both
         boxes[id(gland)] = extent
     ordered = [boxes[id(g)] for g in scene.glands]
