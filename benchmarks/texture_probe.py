@@ -20,8 +20,8 @@ probe on pooled tokens is a lower bound on what a trained performer can read, no
     python benchmarks/texture_probe.py --task detection          # per token: medium glands vs stroma
 
 ``--task detection`` asks where, not whether: it renders the first ``--pairs`` medium detection tiles
-(one textured gland each) and labels every output token at each budget (a 28-pixel cell of the resized
-image) as gland (its centre in the middle 70 % of the gland's box, each way) or stroma (outside the
+(one gland each, drawn in ``--texture`` as synthpath's ``gland_texture``) and labels every output
+token at each budget (a 28-pixel cell of the resized image) as gland (its centre in the middle 70 % of the gland's box, each way) or stroma (outside the
 box); the cells on the gland's rim are left out. Two probes, each a logistic regression fitted at the
 budget it is scored at, on the first half of the tiles, scored (balanced accuracy) on the second half:
 
@@ -163,7 +163,7 @@ def gland_probe(texture: str, tiles: int, budgets: list[int]) -> dict[str, dict[
     tile_of: dict[int, list[Any]] = {b: [] for b in budgets}
     medium = [i for i in range(3 * tiles + 3) if LEVELS[i % 3] == "medium"][:tiles]
     for k, index in enumerate(medium):
-        sample = make_sample("train", "detection", index, clump_texture=texture)
+        sample = make_sample("train", "detection", index, gland_texture=texture)
         image = sample.load_image()
         for budget in budgets:
             shown = resize_to_budget(image, budget)

@@ -58,8 +58,10 @@ class SynthpathOptions(BaseModel):
     subtyping_normal: bool = Field(False, description="add normal stroma as a seventh, coarse subtyping class "
                                    "(for performers meant for whole slides)")
     clump_texture: Literal["checkerboard", "band", "checkerboard+band"] = Field(
-        "checkerboard", description="the medium level's texture: 2-pixel cells, band-limited noise of random "
-        "phase (shows at every grid from 64 tokens), or both")
+        "checkerboard", description="the medium level's chromatin texture (subtyping, VQA): 2-pixel cells, "
+        "band-limited noise of random phase (shows at every grid from 64 tokens), or both")
+    gland_texture: Literal["checkerboard", "band", "checkerboard+band"] = Field(
+        "checkerboard", description="the medium detection glands' texture, with the same choices")
 
 
 def _setting(value: Any) -> str:

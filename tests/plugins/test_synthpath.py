@@ -222,7 +222,7 @@ def test_band_medium_gland_box_is_its_ellipse(clump_texture):
 
     gland = tissue.Gland(224, 144, 56, 40, 0, grain=tissue.CLUMP_GRAIN)  # ellipse x 168-280, y 104-184
     for seed in range(3):
-        scene = tissue.Scene("stroma", [gland], clump_texture=clump_texture)
+        scene = tissue.Scene("stroma", [gland], gland_texture=clump_texture)
         image, (box,) = tissue.render(scene, 448, np.random.default_rng(seed))
         plain, _ = tissue.render(tissue.Scene("stroma", []), 448, np.random.default_rng(seed))
         change = np.abs(np.asarray(image, np.float32) - np.asarray(plain, np.float32)).sum(axis=2)
@@ -289,10 +289,10 @@ def test_colour_statistics_match_the_tiny_processor():
 def difference(sample_index: int, task: str, budget: int, clump_texture: str = "checkerboard") -> float:
     """Mean absolute difference (grey levels) between a sample and its lookalike (the same random
     stream, without its level's texture), both resized to ``budget``; for detection, inside the
-    gland's box in the resized frame."""
-    sample = make_sample("test", task, sample_index, clump_texture=clump_texture)
-    images = [s.load_image() for s in (sample, make_sample("test", task, sample_index, lookalike=True,
-                                                            clump_texture=clump_texture))]
+    gland's box in the resized frame. ``clump_texture`` is the chromatin's and the glands' texture."""
+    textures = {"clump_texture": clump_texture, "gland_texture": clump_texture}
+    sample = make_sample("test", task, sample_index, **textures)
+    images = [s.load_image() for s in (sample, make_sample("test", task, sample_index, lookalike=True, **textures))]
     a, b = (np.asarray(resize_to_budget(image, budget), np.float32) for image in images)
     diff = np.abs(a - b)
     if task == "detection":
@@ -444,3 +444,25 @@ def test_clump_texture_option_changes_only_the_medium_level(clump_texture):
         load("test", n=3, clump_texture="blobs")
     with pytest.raises(ConfigError, match="clump_texture"):
         make_sample("test", "vqa", 0, clump_texture="blobs")
+
+
+@pytest.mark.parametrize("texture", ["band", "checkerboard+band"])
+def test_the_chromatin_and_the_glands_take_their_textures_separately(texture):
+    """``gland_texture`` redraws medium detection tiles only; ``clump_texture`` leaves detection
+    tiles alone and ``gland_texture`` subtyping and VQA tiles; both reach the generator through the
+    dataset's options, and a wrong value is a one-line error naming the option."""
+    from pathreason.plugins.datasets.synthpath import load
+
+    default = generate("test", n=9, task="detection")
+    glands = generate("test", n=9, task="detection", gland_texture=texture)
+    for a, b in zip(default, glands):
+        assert (digest(a) != digest(b)) == (a.meta["difficulty"] == "medium"), a.meta
+    assert [digest(s) for s in generate("test", n=9, task="detection", clump_texture=texture)] == [digest(s) for s in default]
+    for task in ("subtyping", "vqa"):
+        assert [digest(s) for s in generate("test", n=9, task=task, gland_texture=texture)] == [
+            digest(s) for s in generate("test", n=9, task=task)]
+    assert [digest(s) for s in load("test", n=9, task="detection", gland_texture=texture)] == [digest(s) for s in glands]
+    with pytest.raises(DataError, match="gland_texture"):
+        load("test", n=3, gland_texture="blobs")
+    with pytest.raises(ConfigError, match="gland_texture"):
+        make_sample("test", "detection", 1, gland_texture="blobs")

@@ -8,8 +8,9 @@ and looking too coarsely gives a wrong answer, not a lucky one:
 * ``"coarse"`` (``meta["level_tokens"] = 16``): decidable from tissue layout and large glands,
   visible at 16 tokens;
 * ``"medium"`` (64): needs the *clumped chromatin* texture or a gland drawn in it (2-pixel cells
-  at 448 pixels: averaged away at 16 tokens, kept from 64; with ``clump_texture="band"``,
-  band-limited noise that shows at every grid from 64 tokens; with ``"checkerboard+band"``, both);
+  at 448 pixels: averaged away at 16 tokens, kept from 64; with ``clump_texture="band"`` (the
+  chromatin) or ``gland_texture="band"`` (the glands), band-limited noise that shows at every grid
+  from 64 tokens; with ``"checkerboard+band"``, both);
 * ``"fine"`` (256): needs the *speckled chromatin* texture or a gland drawn in it (1-pixel cells:
   kept at 256 tokens only).
 
@@ -64,6 +65,7 @@ from pathreason.plugins.datasets.synthpath.tissue import (
     CLUMP_GRAIN,
     CLUMP_TEXTURES,
     DEFAULT_CLUMP_TEXTURE,
+    DEFAULT_GLAND_TEXTURE,
     REFERENCE_SIZE,
     SPECKLE_GRAIN,
     Gland,
@@ -292,6 +294,7 @@ class _Context:
     vqa_coarse_texture: bool = False
     subtyping_normal: bool = False
     clump_texture: str = DEFAULT_CLUMP_TEXTURE
+    gland_texture: str = DEFAULT_GLAND_TEXTURE
 
     def draw(self, rng: np.random.Generator, scene: Scene) -> Image.Image:
         return self.draw_with_boxes(rng, scene)[0]
@@ -300,7 +303,8 @@ class _Context:
         background = _real_background(rng, self.size) if self.real_background else None
         if self.lookalike:  # textures come last in render(): the same pixels otherwise
             scene = Scene(scene.layout, [g for g in scene.glands if g.grain == 0])
-        return render(dataclasses.replace(scene, clump_texture=self.clump_texture), self.size, rng, background)
+        return render(dataclasses.replace(scene, clump_texture=self.clump_texture, gland_texture=self.gland_texture),
+                      self.size, rng, background)
 
     def sample_id(self, task: str, index: int) -> str:
         return f"synthpath-s{self.seed}-{self.split}-{task}-{index:05d}"
@@ -431,6 +435,7 @@ def make_sample(
     split: str, task: str, index: int, seed: int = 0, tile: int = REFERENCE_SIZE, real_background: bool = False,
     lookalike: bool = False, vqa_option_order: str = "fixed", vqa_coarse_texture: bool = False,
     subtyping_normal: bool = False, clump_texture: str = DEFAULT_CLUMP_TEXTURE,
+    gland_texture: str = DEFAULT_GLAND_TEXTURE,
 ) -> Sample:
     """Sample ``index`` of ``task`` in ``split``: always the same for the same arguments.
 
@@ -438,17 +443,18 @@ def make_sample(
     glands drawn in them), from the same random stream: what a medium or fine sample shows below
     its level's budget. Its question and answer are the sample's; a detection tile keeps only the
     boxes of the glands still drawn. ``vqa_option_order``, ``vqa_coarse_texture``,
-    ``subtyping_normal`` and ``clump_texture``: see :func:`generate`.
+    ``subtyping_normal``, ``clump_texture`` and ``gland_texture``: see :func:`generate`.
     """
     split = canonical_split(split)
     if task not in _BUILDERS:
         raise ConfigError(f"synthpath task must be one of {list(TASKS)} or None (all), got {task!r}")
     if vqa_option_order not in ("shuffled", "fixed"):
         raise ConfigError(f"synthpath vqa_option_order must be 'shuffled' or 'fixed', got {vqa_option_order!r}")
-    if clump_texture not in CLUMP_TEXTURES:
-        raise ConfigError(f"synthpath clump_texture must be one of {list(CLUMP_TEXTURES)}, got {clump_texture!r}")
+    for name, value in (("clump_texture", clump_texture), ("gland_texture", gland_texture)):
+        if value not in CLUMP_TEXTURES:
+            raise ConfigError(f"synthpath {name} must be one of {list(CLUMP_TEXTURES)}, got {value!r}")
     ctx = _Context(split, seed, tile, real_background, lookalike, vqa_option_order, bool(vqa_coarse_texture),
-                   bool(subtyping_normal), clump_texture)
+                   bool(subtyping_normal), clump_texture, gland_texture)
     return _BUILDERS[task](ctx, index, sample_rng(seed, split, task, index))
 
 
@@ -464,6 +470,7 @@ def generate(
     vqa_coarse_texture: bool = False,
     subtyping_normal: bool = False,
     clump_texture: str = DEFAULT_CLUMP_TEXTURE,
+    gland_texture: str = DEFAULT_GLAND_TEXTURE,
 ) -> list[Sample]:
     """``n`` samples of the synthpath benchmark.
 
@@ -482,10 +489,11 @@ def generate(
     ``subtyping_normal=True`` adds a seventh subtyping class, normal stroma without a lesion, to the
     coarse level (:func:`subtype_of`): a performer meant for whole slides, which are mostly normal
     tissue, learns to call it normal rather than some lesion. ``clump_texture`` draws the medium
-    level's texture (clumped chromatin, medium glands) as 2-pixel cells (``"checkerboard"``, the
+    level's clumped chromatin (subtyping and VQA) as 2-pixel cells (``"checkerboard"``, the
     default), as band-limited noise of random phase (``"band"``), which shows at every grid from 64
     tokens where the cells show only at 8 x 8 and 16 x 16 tokens, or as both (``"checkerboard+band"``:
-    the cells at half their amplitude, the noise in the room they leave) (:mod:`.tissue`).
+    the cells at half their amplitude, the noise in the room they leave) (:mod:`.tissue`);
+    ``gland_texture`` the medium detection glands, with the same choices.
     """
     split = canonical_split(split)
     tasks = TASKS if task is None else (task,)
@@ -506,4 +514,4 @@ def generate(
     bar = tqdm(plan, desc=f"synthpath {split}", disable=not (len(plan) >= 500 if progress is None else progress))
     return [make_sample(split, name, k, seed, tile, real_background, vqa_option_order=vqa_option_order,
                         vqa_coarse_texture=vqa_coarse_texture, subtyping_normal=subtyping_normal,
-                        clump_texture=clump_texture) for name, k in bar]
+                        clump_texture=clump_texture, gland_texture=gland_texture) for name, k in bar]

@@ -37,6 +37,12 @@ amplitude and the band in the room it leaves: the cells give a clear cue where t
 every level from its own budget up at every budget tried; the VQA and detection presets did worse
 on it than on the checkerboard, so the checkerboard stays the default (docs: the token allocator's
 page).
+
+The clumps and the medium glands take their textures separately (``Scene.clump_texture``,
+``Scene.gland_texture``): subtyping and VQA ask whether a tile holds the clumps, which a model can
+read from the energy of many tokens, detection asks where a gland is, token by token, and the tiny
+model's frozen vision tower tells a band-textured gland's tokens from stroma's far less well than a
+checkered one's (``benchmarks/texture_probe.py --task detection``).
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ CLUMP_GRAIN = 2  # cell side of the clumped chromatin and of medium glands: show
 #: there would be no room to move it both ways).
 GLAND_TEXTURE = np.array([0.0, 0.40, 0.30], np.float32)
 GLAND_AMPLITUDE = 0.6  # of GLAND_TEXTURE, before the per-block cap that prevents clipping
-#: ``clump_texture="band"``: the clumps and medium glands as noise of random phase whose frequencies
+#: ``clump_texture="band"`` / ``gland_texture="band"``: the clumps / medium glands as noise of random phase whose frequencies
 #: (cycles per pixel at 448, on the larger axis) lie in this band. A bicubic reduction to 112 pixels
 #: (16 tokens) keeps under 3 % of a wave in it, to 224 (64 tokens) 40-70 %, to 308 (128) 80-90 %,
 #: whatever its phase.
@@ -80,11 +86,12 @@ CLUMP_BAND = (0.20, 0.25)
 #: Its standard deviation relative to the nucleus colour before it is held within each pixel's room
 #: (which, at a nucleus, is the nucleus colour itself): a strong texture, clipped and filtered again.
 CLUMP_AMPLITUDE = 2.0
-GLAND_BAND_AMPLITUDE = 0.4  # of GLAND_TEXTURE, for a medium gland with ``clump_texture="band"``
+GLAND_BAND_AMPLITUDE = 0.4  # of GLAND_TEXTURE, for a medium gland with ``gland_texture="band"``
 CLUMP_TEXTURES = ("checkerboard", "band", "checkerboard+band")
-CHECKERBOARD_SHARE = 0.5  # of the checkerboard's amplitude, under ``clump_texture="checkerboard+band"``
-#: synthpath's default medium texture.
+CHECKERBOARD_SHARE = 0.5  # of the checkerboard's amplitude, under ``"checkerboard+band"``
+#: synthpath's default medium textures: of the clumped chromatin, of the medium glands.
 DEFAULT_CLUMP_TEXTURE = "checkerboard"
+DEFAULT_GLAND_TEXTURE = "checkerboard"
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ class Gland:
     ``grain > 0`` draws it only as a texture over its outer ellipse, in the stroma's mean colour: a
     checkerboard of ``grain``-pixel cells (at 448; scaled with the tile) that shows from the budget
     that keeps that grain (``CLUMP_GRAIN``: 64 tokens, ``SPECKLE_GRAIN``: 256) and not below, or for
-    ``CLUMP_GRAIN`` the scene's ``clump_texture``."""
+    ``CLUMP_GRAIN`` the scene's ``gland_texture``."""
 
     cx: float
     cy: float
@@ -110,13 +117,15 @@ class Scene:
     """What to draw: a ``layout`` (``"stroma"``, ``"glandular"``, ``"epithelium"``), glands, and
     whether nuclei carry the speckled chromatin (1-pixel cells, seen at 256 tokens) or the clumped
     chromatin (seen from 64 tokens), drawn as ``clump_texture`` (:data:`CLUMP_TEXTURES`): 2-pixel
-    cells or band-limited noise."""
+    cells, band-limited noise or both; medium glands (``grain == CLUMP_GRAIN``) as ``gland_texture``
+    (the same choices)."""
 
     layout: str
     glands: list[Gland] = field(default_factory=list)
     speckle: bool = False
     clumps: bool = False
     clump_texture: str = DEFAULT_CLUMP_TEXTURE
+    gland_texture: str = DEFAULT_GLAND_TEXTURE
 
 
 @dataclass(frozen=True)
@@ -411,6 +420,15 @@ def _block_box(mask: np.ndarray, top: int, left: int, side: int) -> list[float]:
     return [float(left + side * xs[0]), float(top + side * ys[0]), float(left + side * (xs[-1] + 1)), float(top + side * (ys[-1] + 1))]
 
 
+def _texture_parts(texture: str) -> tuple[bool, bool, float]:
+    """Whether ``texture`` (:data:`CLUMP_TEXTURES`) draws the checkerboard, the band, and the
+    checkerboard's share of its amplitude (with both, :data:`CHECKERBOARD_SHARE`: the band takes the
+    room it leaves)."""
+    parts = texture.split("+")
+    checkered, banded = "checkerboard" in parts, "band" in parts
+    return checkered, banded, CHECKERBOARD_SHARE if checkered and banded else 1.0
+
+
 def render(
     scene: Scene, size: int, rng: np.random.Generator, background: Image.Image | None = None
 ) -> tuple[Image.Image, list[list[float]]]:
@@ -420,7 +438,7 @@ def render(
     its epithelium or its ring of nuclei; a textured gland's (``grain > 0``), the blocks of its
     checkerboard at half its peak amplitude or more (a band-limited medium gland's: the pixels its
     ellipse covers half or more, its texture fading out over a few pixels beyond; under
-    ``"checkerboard+band"``, the union of the two). ``background`` (optional, same size) is real
+    ``gland_texture="checkerboard+band"``, the union of the two). ``background`` (optional, same size) is real
     tissue blended into the stroma (an RGB image of the same size).
 
     Textures come last, each from the same random stream, so a scene and its lookalike without a
@@ -476,16 +494,14 @@ def render(
     flat[covered] = _uint8(mixed)
     unit = max(1, round(scale))  # pixels per cell of grain 1 at this size
     band = (CLUMP_BAND[0] / scale, min(0.5, CLUMP_BAND[1] / scale))  # in cycles per pixel of this tile
-    parts = scene.clump_texture.split("+")
-    checkered, banded = "checkerboard" in parts, "band" in parts
-    # With both, the checkerboard takes half its amplitude and the band the room it leaves.
-    share = CHECKERBOARD_SHARE if checkered and banded else 1.0
+    checkered, banded, share = _texture_parts(scene.clump_texture)
     if scene.clumps and checkered:
         _add_texture(image, share * CLUMPS * alpha, 0, 0, nucleus, CLUMP_GRAIN * unit, rng)
     if scene.clumps and banded:
         _add_band(image, CLUMP_AMPLITUDE * alpha, 0, 0, nucleus, band, rng)
     if scene.speckle:
         _add_texture(image, SPECKLE * alpha, 0, 0, nucleus, SPECKLE_GRAIN * unit, rng)
+    checkered, banded, share = _texture_parts(scene.gland_texture)
     for gland in scene.glands:
         if gland.grain <= 0:
             continue
