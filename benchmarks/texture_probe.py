@@ -21,8 +21,8 @@ probe on pooled tokens is a lower bound on what a trained performer can read, no
 
 ``--task detection`` asks where, not whether: it renders the first ``--pairs`` medium detection tiles
 (one gland each, drawn in ``--texture`` as synthpath's ``gland_texture``) and labels every output
-token at each budget (a 28-pixel cell of the resized image) as gland (its centre in the middle 70 % of the gland's box, each way) or stroma (outside the
-box); the cells on the gland's rim are left out. Two probes, each a logistic regression fitted at the
+token at each budget (a 28-pixel cell of the resized image) as gland (its centre in the middle 70 %
+of the gland's box, each way) or stroma (outside the box); the cells on the gland's rim are left out. Two probes, each a logistic regression fitted at the
 budget it is scored at, on the first half of the tiles, scored (balanced accuracy) on the second half:
 
 * ``pixels``: each cell's mean squared 3 x 3 high-pass of the resized image, per colour (log): what
@@ -59,15 +59,25 @@ def parse_budgets(text: str) -> list[int]:
     return budgets
 
 
-def pooled_features(vision: Any, processor: Any, image: Any) -> Any:
-    """The vision tower's output tokens for ``image``, pooled: each channel's mean and spread."""
-    import numpy as np
+def tower_tokens(vision: Any, processor: Any, image: Any) -> tuple[Any, tuple[int, int]]:
+    """The vision tower's output tokens for ``image`` (one row per merged token, raster order) and
+    their grid (rows, columns)."""
     import torch
 
     inputs = processor(images=[image], return_tensors="pt")
     with torch.no_grad():
         out = vision(inputs["pixel_values"], grid_thw=inputs["image_grid_thw"])
     tokens = (out.pooler_output if hasattr(out, "pooler_output") else out).float().numpy()
+    _, height, width = (int(v) for v in inputs["image_grid_thw"][0])
+    merge = vision.spatial_merge_size
+    return tokens, (height // merge, width // merge)
+
+
+def pooled_features(vision: Any, processor: Any, image: Any) -> Any:
+    """The vision tower's output tokens for ``image``, pooled: each channel's mean and spread."""
+    import numpy as np
+
+    tokens, _ = tower_tokens(vision, processor, image)
     return np.concatenate([tokens.mean(0), tokens.std(0)])
 
 
@@ -108,11 +118,11 @@ def probe(texture: str, pairs: int, budgets: list[int], fit_budgets: list[int]) 
 
 
 def balanced_accuracy(predicted: Any, truth: Any) -> float:
-    """The mean of the recall of each class (0.50: chance, whatever the classes' sizes)."""
-    import numpy as np
+    """The mean of the recall of each class (0.50: chance, whatever the classes' sizes): scikit-learn's,
+    as the subtyping metric uses."""
+    from sklearn.metrics import balanced_accuracy_score
 
-    predicted, truth = np.asarray(predicted, bool), np.asarray(truth, bool)
-    return float(0.5 * ((predicted[truth]).mean() + (~predicted[~truth]).mean()))
+    return float(balanced_accuracy_score(truth, predicted))
 
 
 def cell_labels(box: Sequence[float], size: tuple[int, int], grid: tuple[int, int], core: float = 0.7) -> Any:
@@ -147,7 +157,6 @@ def gland_probe(texture: str, tiles: int, budgets: list[int]) -> dict[str, dict[
     """Held-out balanced accuracy, gland token vs stroma token, per probe and budget (see the
     module's docstring)."""
     import numpy as np
-    import torch
     from sklearn.linear_model import LogisticRegression
     from transformers import Qwen2_5_VLForConditionalGeneration
 
@@ -157,7 +166,6 @@ def gland_probe(texture: str, tiles: int, budgets: list[int]) -> dict[str, dict[
 
     processor = build_image_processor()
     vision = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_path()).eval().model.visual
-    merge = vision.spatial_merge_size
     rows: dict[str, dict[int, list[Any]]] = {"pixels": {b: [] for b in budgets}, "tower": {b: [] for b in budgets}}
     labels: dict[int, list[Any]] = {b: [] for b in budgets}
     tile_of: dict[int, list[Any]] = {b: [] for b in budgets}
@@ -167,12 +175,7 @@ def gland_probe(texture: str, tiles: int, budgets: list[int]) -> dict[str, dict[
         image = sample.load_image()
         for budget in budgets:
             shown = resize_to_budget(image, budget)
-            inputs = processor(images=[shown], return_tensors="pt")
-            _, height, width = (int(v) for v in inputs["image_grid_thw"][0])
-            grid = (height // merge, width // merge)
-            with torch.no_grad():
-                out = vision(inputs["pixel_values"], grid_thw=inputs["image_grid_thw"])
-            tokens = (out.pooler_output if hasattr(out, "pooler_output") else out).float().numpy()
+            tokens, grid = tower_tokens(vision, processor, shown)
             rows["tower"][budget].append(tokens)
             rows["pixels"][budget].append(np.log(cell_energy(np.asarray(shown, np.float64) / 255.0) + 1e-6))
             labels[budget].append(cell_labels(sample.boxes[0], image.size, grid).reshape(-1))
