@@ -12,7 +12,7 @@ scored on the second half at every budget, per class: 0.50 is chance, 1.00 tells
 look-alike.
 
 It is a quick check of a texture before training performers on it (a few minutes on two CPU cores,
-where a performer takes a quarter of an hour): on the default 2-pixel checkerboard it gives 1.00 at 64
+where a performer takes a quarter of an hour): on the 2-pixel checkerboard alone it gives 1.00 at 64
 and 256 tokens and 0.50 at 128, where the subtyping performer fails too; on ``clump_texture: band``
 0.95 / 0.95 / 1.00 at 64 / 128 / 256 and 0.50 at 32 (docs: the token allocator's page). A linear
 probe on pooled tokens is a lower bound on what a trained performer can read, not a forecast of it.

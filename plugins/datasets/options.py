@@ -58,10 +58,13 @@ class SynthpathOptions(BaseModel):
     subtyping_normal: bool = Field(False, description="add normal stroma as a seventh, coarse subtyping class "
                                    "(for performers meant for whole slides)")
     clump_texture: Literal["checkerboard", "band", "checkerboard+band"] = Field(
-        "checkerboard", description="the medium level's chromatin texture (subtyping, VQA): 2-pixel cells, "
-        "band-limited noise of random phase (shows at every grid from 64 tokens), or both")
+        "checkerboard+band", description="the medium level's chromatin texture (subtyping, VQA): 2-pixel cells, "
+        "band-limited noise of random phase (shows at every grid from 64 tokens), or both (the default)")
     gland_texture: Literal["checkerboard", "band", "checkerboard+band"] = Field(
         "checkerboard", description="the medium detection glands' texture, with the same choices")
+    vqa_gland_count: Literal["one-to-four", "one-or-four"] = Field(
+        "one-or-four", description="the coarse VQA gland-count tiles hold one or four large glands (options one "
+        "and four) or one to four (options one to four)")
 
 
 def _setting(value: Any) -> str:

@@ -10,7 +10,7 @@ and looking too coarsely gives a wrong answer, not a lucky one:
 * ``"medium"`` (64): needs the *clumped chromatin* texture or a gland drawn in it (2-pixel cells
   at 448 pixels: averaged away at 16 tokens, kept from 64; with ``clump_texture="band"`` (the
   chromatin) or ``gland_texture="band"`` (the glands), band-limited noise that shows at every grid
-  from 64 tokens; with ``"checkerboard+band"``, both);
+  from 64 tokens; with ``"checkerboard+band"``, both: the chromatin's default);
 * ``"fine"`` (256): needs the *speckled chromatin* texture or a gland drawn in it (1-pixel cells:
   kept at 256 tokens only).
 
@@ -23,7 +23,7 @@ at and above it.
 * **Subtyping**: six classes, three per layout (glandular, epithelium): the coarse class, its
   medium twin (+ clumped chromatin) and its fine twin (+ speckled chromatin).
 * **VQA**: coarse questions ask about layout (glands, tissue type and pattern, gland count: one
-  gland per quadrant, countable at 16 tokens),
+  or four large glands, one per quadrant, countable at 16 tokens),
   medium ones about chromatin clumping, fine ones about the speckle.
 * **Detection**: one gland per tile (or none): a large gland drawn as tissue (coarse), a gland
   drawn only in the clumped texture (medium) or only in the speckle (fine), each placed on the
@@ -183,6 +183,9 @@ def subtype_of(index: int, normal: bool = False) -> Subtype:
 TISSUE_TYPE = {"stroma": "stromal tissue", "glandular": "glandular tissue", "epithelium": "dysplastic epithelium"}
 PATTERN = {"stroma": "spindle-cell stroma", "glandular": "glands with open lumens", "epithelium": "crowded epithelium"}
 COUNT_WORDS = ("one", "two", "three", "four")
+VQA_GLAND_COUNTS = ("one-to-four", "one-or-four")
+"""How many glands a coarse gland-count question's tile holds (``vqa_gland_count``)."""
+DEFAULT_VQA_GLAND_COUNT = "one-or-four"
 
 
 def canonical_split(split: str) -> str:
@@ -230,15 +233,18 @@ def _adenoma_glands(rng: np.random.Generator, size: int, count: int | None = Non
     return place_glands(rng, size, count, (30 * s, 55 * s), 14 * s)
 
 
-def _quadrant_glands(rng: np.random.Generator, size: int, count: int) -> list[Gland]:
+def _quadrant_glands(rng: np.random.Generator, size: int, count: int, large: bool = False) -> list[Gland]:
     """``count`` (1-4) glands, each in its own quadrant of the tile, so that they can be counted at
-    16 tokens (each quadrant is 2 x 2 tokens there)."""
+    16 tokens (each quadrant is 2 x 2 tokens there). ``large``: each gland nearly fills its quadrant
+    (semi-axes 64-84 pixels at 448 instead of 36-56, moved at most 8 from its centre instead of 20);
+    the same random draws."""
     s = size / REFERENCE_SIZE
+    jitter, (low, high) = (8, (64, 84)) if large else (20, (36, 56))
     glands = []
     for quadrant in rng.permutation(4)[:count]:
         cx, cy = (0.5 + (quadrant % 2)) * size / 2, (0.5 + quadrant // 2) * size / 2
-        jx, jy = rng.uniform(-20 * s, 20 * s, 2)
-        ax, ay = rng.uniform(36 * s, 56 * s, 2)
+        jx, jy = rng.uniform(-jitter * s, jitter * s, 2)
+        ax, ay = rng.uniform(low * s, high * s, 2)
         glands.append(Gland(cx + jx, cy + jy, ax, ay, 14 * s))
     return glands
 
@@ -295,6 +301,7 @@ class _Context:
     subtyping_normal: bool = False
     clump_texture: str = DEFAULT_CLUMP_TEXTURE
     gland_texture: str = DEFAULT_GLAND_TEXTURE
+    vqa_gland_count: str = DEFAULT_VQA_GLAND_COUNT
 
     def draw(self, rng: np.random.Generator, scene: Scene) -> Image.Image:
         return self.draw_with_boxes(rng, scene)[0]
@@ -372,9 +379,13 @@ def _vqa(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
             question, answer = "What type of tissue is shown?", TISSUE_TYPE[layout]
         else:
             layout = "glandular"
-            scene = chromatin_scene(layout, _quadrant_glands(rng, ctx.size, int(rng.integers(1, 5))), chromatin)
+            count = int(rng.integers(1, 5))
+            choices = list(COUNT_WORDS)
+            if ctx.vqa_gland_count == "one-or-four":  # the same random stream: 1-2 -> one, 3-4 -> four
+                count, choices = (1 if count <= 2 else 4), [COUNT_WORDS[0], COUNT_WORDS[3]]
+            scene = chromatin_scene(layout, _quadrant_glands(rng, ctx.size, count, large=len(choices) == 2), chromatin)
             question = "How many glands are visible?"
-            options, answer = _multiple_choice(rng, list(COUNT_WORDS), COUNT_WORDS[len(scene.glands) - 1], shuffle=False)
+            options, answer = _multiple_choice(rng, choices, COUNT_WORDS[len(scene.glands) - 1], shuffle=False)
     else:
         # Chromatin questions on glandular or epithelial tiles: the texture of the question's
         # level, or none (then the tile is its own lookalike: "no" needs the same budget as "yes").
@@ -435,7 +446,7 @@ def make_sample(
     split: str, task: str, index: int, seed: int = 0, tile: int = REFERENCE_SIZE, real_background: bool = False,
     lookalike: bool = False, vqa_option_order: str = "fixed", vqa_coarse_texture: bool = False,
     subtyping_normal: bool = False, clump_texture: str = DEFAULT_CLUMP_TEXTURE,
-    gland_texture: str = DEFAULT_GLAND_TEXTURE,
+    gland_texture: str = DEFAULT_GLAND_TEXTURE, vqa_gland_count: str = DEFAULT_VQA_GLAND_COUNT,
 ) -> Sample:
     """Sample ``index`` of ``task`` in ``split``: always the same for the same arguments.
 
@@ -443,7 +454,8 @@ def make_sample(
     glands drawn in them), from the same random stream: what a medium or fine sample shows below
     its level's budget. Its question and answer are the sample's; a detection tile keeps only the
     boxes of the glands still drawn. ``vqa_option_order``, ``vqa_coarse_texture``,
-    ``subtyping_normal``, ``clump_texture`` and ``gland_texture``: see :func:`generate`.
+    ``subtyping_normal``, ``clump_texture``, ``gland_texture`` and ``vqa_gland_count``: see
+    :func:`generate`.
     """
     split = canonical_split(split)
     if task not in _BUILDERS:
@@ -453,8 +465,10 @@ def make_sample(
     for name, value in (("clump_texture", clump_texture), ("gland_texture", gland_texture)):
         if value not in CLUMP_TEXTURES:
             raise ConfigError(f"synthpath {name} must be one of {list(CLUMP_TEXTURES)}, got {value!r}")
+    if vqa_gland_count not in VQA_GLAND_COUNTS:
+        raise ConfigError(f"synthpath vqa_gland_count must be one of {list(VQA_GLAND_COUNTS)}, got {vqa_gland_count!r}")
     ctx = _Context(split, seed, tile, real_background, lookalike, vqa_option_order, bool(vqa_coarse_texture),
-                   bool(subtyping_normal), clump_texture, gland_texture)
+                   bool(subtyping_normal), clump_texture, gland_texture, vqa_gland_count)
     return _BUILDERS[task](ctx, index, sample_rng(seed, split, task, index))
 
 
@@ -471,6 +485,7 @@ def generate(
     subtyping_normal: bool = False,
     clump_texture: str = DEFAULT_CLUMP_TEXTURE,
     gland_texture: str = DEFAULT_GLAND_TEXTURE,
+    vqa_gland_count: str = DEFAULT_VQA_GLAND_COUNT,
 ) -> list[Sample]:
     """``n`` samples of the synthpath benchmark.
 
@@ -489,11 +504,16 @@ def generate(
     ``subtyping_normal=True`` adds a seventh subtyping class, normal stroma without a lesion, to the
     coarse level (:func:`subtype_of`): a performer meant for whole slides, which are mostly normal
     tissue, learns to call it normal rather than some lesion. ``clump_texture`` draws the medium
-    level's clumped chromatin (subtyping and VQA) as 2-pixel cells (``"checkerboard"``, the
-    default), as band-limited noise of random phase (``"band"``), which shows at every grid from 64
-    tokens where the cells show only at 8 x 8 and 16 x 16 tokens, or as both (``"checkerboard+band"``:
-    the cells at half their amplitude, the noise in the room they leave) (:mod:`.tissue`);
-    ``gland_texture`` the medium detection glands, with the same choices.
+    level's clumped chromatin (subtyping and VQA) as 2-pixel cells (``"checkerboard"``), as
+    band-limited noise of random phase (``"band"``), which shows at every grid from 64 tokens where
+    the cells show only at 8 x 8 and 16 x 16 tokens, or as both (``"checkerboard+band"``, the
+    default: the cells at half their amplitude, the noise in the room they leave) (:mod:`.tissue`);
+    on the checkerboard alone the tiny performer misread medium tiles at 128 tokens, between the
+    grids where the cells land on whole pixels. ``gland_texture``: the medium detection glands, with
+    the same choices (default ``"checkerboard"``). ``vqa_gland_count``: the coarse gland-count
+    question's tiles hold one or four large glands (``"one-or-four"``, the default; options one and
+    four) or one to four smaller ones (``"one-to-four"``, options one to four; the same random
+    stream), which the tiny performer never learnt to count (it answered "one" at 256 tokens).
     """
     split = canonical_split(split)
     tasks = TASKS if task is None else (task,)
@@ -514,4 +534,5 @@ def generate(
     bar = tqdm(plan, desc=f"synthpath {split}", disable=not (len(plan) >= 500 if progress is None else progress))
     return [make_sample(split, name, k, seed, tile, real_background, vqa_option_order=vqa_option_order,
                         vqa_coarse_texture=vqa_coarse_texture, subtyping_normal=subtyping_normal,
-                        clump_texture=clump_texture, gland_texture=gland_texture) for name, k in bar]
+                        clump_texture=clump_texture, gland_texture=gland_texture,
+                        vqa_gland_count=vqa_gland_count) for name, k in bar]

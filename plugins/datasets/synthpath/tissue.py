@@ -90,7 +90,7 @@ GLAND_BAND_AMPLITUDE = 0.4  # of GLAND_TEXTURE, for a medium gland with ``gland_
 CLUMP_TEXTURES = ("checkerboard", "band", "checkerboard+band")
 CHECKERBOARD_SHARE = 0.5  # of the checkerboard's amplitude, under ``"checkerboard+band"``
 #: synthpath's default medium textures: of the clumped chromatin, of the medium glands.
-DEFAULT_CLUMP_TEXTURE = "checkerboard"
+DEFAULT_CLUMP_TEXTURE = "checkerboard+band"
 DEFAULT_GLAND_TEXTURE = "checkerboard"
 
 
