@@ -260,7 +260,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_count: dict[Path, int] = {}        # all the tasks each run was trained on
     for folder in performers:
         engine = Engine.load(folder)
-        run_tasks[folder] = [t for t in engine.tasks if t in tasks]
+        mine = [t for t in engine.tasks if t in tasks]
+        if not mine:  # a run given for a task left out with --tasks: nothing to measure on it
+            continue
+        run_tasks[folder] = mine
         run_count[folder] = len(engine.tasks)
         for task in run_tasks[folder]:
             if task in serving:
