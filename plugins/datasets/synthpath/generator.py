@@ -380,10 +380,11 @@ def _vqa(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
         else:
             layout = "glandular"
             count = int(rng.integers(1, 5))
-            choices = list(COUNT_WORDS)
-            if ctx.vqa_gland_count == "one-or-four":  # the same random stream: 1-2 -> one, 3-4 -> four
-                count, choices = (1 if count <= 2 else 4), [COUNT_WORDS[0], COUNT_WORDS[3]]
-            scene = chromatin_scene(layout, _quadrant_glands(rng, ctx.size, count, large=len(choices) == 2), chromatin)
+            binary = ctx.vqa_gland_count == "one-or-four"
+            if binary:  # the same random stream: 1-2 -> one, 3-4 -> four
+                count = 1 if count <= 2 else 4
+            choices = [COUNT_WORDS[0], COUNT_WORDS[3]] if binary else list(COUNT_WORDS)
+            scene = chromatin_scene(layout, _quadrant_glands(rng, ctx.size, count, large=binary), chromatin)
             question = "How many glands are visible?"
             options, answer = _multiple_choice(rng, choices, COUNT_WORDS[len(scene.glands) - 1], shuffle=False)
     else:
