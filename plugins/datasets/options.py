@@ -65,6 +65,10 @@ class SynthpathOptions(BaseModel):
     vqa_gland_count: Literal["one-to-four", "one-or-four"] = Field(
         "one-or-four", description="the coarse VQA gland-count tiles hold one or four large glands (options one "
         "and four) or one to four (options one to four)")
+    vqa_untextured: Literal["coarse", "level"] = Field(
+        "coarse", description="where a VQA chromatin question about a tile without texture sits: at the coarse "
+        "level, every level asking the same questions of its own texture (the default), or at the question's "
+        "own level, half its tiles untextured (the earlier data)")
 
 
 def _setting(value: Any) -> str:

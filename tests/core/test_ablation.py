@@ -6,7 +6,6 @@ and plot; compare budgeters the run cannot use."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -122,15 +121,9 @@ def test_rows_from_another_run_of_the_same_performer_are_added_under_their_label
 
 
 def _benchmark() -> Any:
-    import importlib.util
+    from tests._benchmarks import load_benchmark
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "allocator.py"
-    spec = importlib.util.spec_from_file_location("allocator_benchmark", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("allocator")
 
 
 def _levels(**values: tuple[float, float]) -> dict[str, dict[str, float]]:

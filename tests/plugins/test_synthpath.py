@@ -107,14 +107,58 @@ def test_vqa_conventions():
             assert s.options == [] and len(s.answer.split()) >= 2
     counts = [s for s in samples if s.meta["category"] == "gland count"]
     assert counts and all(s.options == ["one", "four"] for s in counts)
-    # Each level asks its own questions, and medium and fine questions are answered "yes" about half the time.
+    # The chromatin questions are asked at every level and their answer names the level's texture, as a
+    # subtyping class does: the coarse level's (none) is the answer a look below any harder level's
+    # budget reads, so it is wrong there for every medium and fine question.
     families = {lv: {s.meta["category"] for s in samples if s.meta["difficulty"] == lv} for lv in LEVELS}
+    chromatin = {"chromatin clumping", "chromatin speckle", "dysplasia grade", "chromatin distribution"}
+    assert families["coarse"] == {"gland presence", "tissue pattern", "tissue type", "gland count"} | chromatin
+    assert families["medium"] == {"chromatin clumping", "dysplasia grade", "chromatin distribution"}
+    assert families["fine"] == {"chromatin speckle", "dysplasia grade", "chromatin distribution"}
+    answers = {}  # (family, level) -> the answers given
+    for s in samples:
+        if s.meta["category"] in chromatin:
+            answers.setdefault((s.meta["category"], s.meta["difficulty"]), set()).add(
+                s.options[ord(s.answer) - ord("A")] if s.options else s.answer)
+    assert answers == {
+        ("chromatin clumping", "coarse"): {"no"}, ("chromatin clumping", "medium"): {"yes"},
+        ("chromatin speckle", "coarse"): {"no"}, ("chromatin speckle", "fine"): {"yes"},
+        ("dysplasia grade", "coarse"): {"low-grade dysplasia"}, ("dysplasia grade", "medium"): {"moderate dysplasia"},
+        ("dysplasia grade", "fine"): {"high-grade dysplasia"},
+        ("chromatin distribution", "coarse"): {"smooth and even"},
+        ("chromatin distribution", "medium"): {"coarse and clumped"},
+        ("chromatin distribution", "fine"): {"finely speckled"}}, answers
+
+
+def test_vqa_untextured_level_is_the_earlier_data():
+    """``vqa_untextured="level"``: each level asks its own questions, half of the medium and fine ones
+    about a tile without texture (answered "no"). The default draws the same random stream: a medium or
+    fine tile drawn textured there is the same image, the untextured ones now carry the level's texture,
+    and the option is checked with a one-line error."""
+    from pathreason.plugins.datasets.synthpath import load
+
+    earlier = load("test", n=144, task="vqa", vqa_untextured="level")
+    families = {lv: {s.meta["category"] for s in earlier if s.meta["difficulty"] == lv} for lv in LEVELS}
     assert families["coarse"] == {"gland presence", "tissue pattern", "tissue type", "gland count"}
     assert families["medium"] == {"chromatin clumping", "dysplasia severity", "chromatin distribution"}
     assert families["fine"] == {"chromatin speckle", "dysplasia grade", "chromatin texture"}
     for lv in ("medium", "fine"):
-        answers = [s.answer for s in samples if s.meta["difficulty"] == lv and s.meta["question_type"] == "yes/no"]
-        assert 0.25 <= answers.count("yes") / len(answers) <= 0.75, answers
+        yes_no = [s.answer for s in earlier if s.meta["difficulty"] == lv and s.meta["question_type"] == "yes/no"]
+        assert 0.25 <= yes_no.count("yes") / len(yes_no) <= 0.75, yes_no
+    default = generate("test", n=144, task="vqa")
+    same = textured = 0
+    for a, b in zip(earlier, default):
+        if a.meta["difficulty"] == "coarse" or a.meta["category"] != b.meta["category"]:
+            continue
+        drawn_textured = a.answer == "yes"
+        textured += drawn_textured
+        same += drawn_textured and digest(a) == digest(b)
+        assert b.answer == "yes" or b.meta["question_type"] != "yes/no"
+    assert textured >= 8 and same == textured, (same, textured)
+    with pytest.raises(DataError, match="vqa_untextured"):
+        load("test", n=3, vqa_untextured="never")
+    with pytest.raises(ConfigError, match="vqa_untextured"):
+        make_sample("test", "vqa", 1, vqa_untextured="never")
 
 
 
@@ -127,7 +171,7 @@ def test_vqa_option_order_fixed_gives_each_family_one_order():
     def orders(samples, family):
         return {tuple(s.options) for s in samples if s.meta["category"] == family}
 
-    for family in ("tissue pattern", "dysplasia severity", "dysplasia grade"):
+    for family in ("tissue pattern", "dysplasia grade"):
         assert len(orders(shuffled, family)) > 1, family
         assert len(orders(fixed, family)) == 1, family
     for a, b in zip(shuffled, fixed):
@@ -478,8 +522,8 @@ def test_vqa_gland_count_one_or_four_redraws_only_the_count_tiles():
     wrong value is a one-line error."""
     from pathreason.plugins.datasets.synthpath import load
 
-    default = load("test", n=72, task="vqa", vqa_gland_count="one-to-four")
-    binary = generate("test", n=72, task="vqa")
+    default = load("test", n=144, task="vqa", vqa_gland_count="one-to-four")
+    binary = generate("test", n=144, task="vqa")
     counts = 0
     for a, b in zip(default, binary):
         if a.meta["category"] != "gland count":
@@ -504,7 +548,7 @@ def test_the_gland_count_shows_at_16_tokens():
     """Resize and compare: at 16 tokens (112 pixels) every quadrant of a default gland-count tile
     either holds a lumen (a fifth or more of its pixels pale in every channel) or none (under a
     twentieth), and the quadrants holding one are the answer's count."""
-    samples = [s for s in generate("test", n=288, task="vqa") if s.meta["category"] == "gland count"]
+    samples = [s for s in generate("test", n=576, task="vqa") if s.meta["category"] == "gland count"]
     assert len(samples) == 24
     for s in samples:
         small = np.asarray(resize_to_budget(s.load_image(), 16))

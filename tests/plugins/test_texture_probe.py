@@ -3,24 +3,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from tests._benchmarks import load_benchmark
+
 
 @pytest.fixture(scope="module")
 def probe() -> Any:
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "texture_probe.py"
-    spec = importlib.util.spec_from_file_location("texture_probe_benchmark", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("texture_probe")
 
 
 def test_balanced_accuracy_averages_the_recall_of_each_class(probe: Any) -> None:

@@ -15,7 +15,8 @@ from pathreason.api import DatasetSpec, hookimpl
 def load(split: str = "train", **options: Any) -> list[Any]:
     """``generate(split, n=None, seed=0, task=None, tile=448, real_background=False, progress=None,
     vqa_option_order="fixed", vqa_coarse_texture=False, subtyping_normal=False,
-    clump_texture="checkerboard+band", gland_texture="checkerboard", vqa_gland_count="one-or-four")`` of the
+    clump_texture="checkerboard+band", gland_texture="checkerboard", vqa_gland_count="one-or-four",
+    vqa_untextured="coarse")`` of the
     generator (``n_train``: ``n`` for the train split only), its options checked first (:class:`~pathreason.plugins.datasets.options.SynthpathOptions`:
     a wrong or unknown one is a one-line :class:`~pathreason.api.DataError`)."""
     from pathreason.plugins.datasets.options import SynthpathOptions, validate_options

@@ -15,7 +15,7 @@ and looking too coarsely gives a wrong answer, not a lucky one:
   kept at 256 tokens only).
 
 Below its budget a harder sample looks exactly like an easier one (:data:`LOOKALIKES` for
-subtyping; an empty stroma tile for detection; a tile without the texture for VQA), and
+subtyping; an empty stroma tile for detection; the coarse level's tile without texture for VQA), and
 ``tests/plugins/test_synthpath.py`` measures it: a harder tile and its lookalike, rendered from the
 same random stream and resized to each budget, differ by ~0 below the level's budget and clearly
 at and above it.
@@ -23,8 +23,9 @@ at and above it.
 * **Subtyping**: six classes, three per layout (glandular, epithelium): the coarse class, its
   medium twin (+ clumped chromatin) and its fine twin (+ speckled chromatin).
 * **VQA**: coarse questions ask about layout (glands, tissue type and pattern, gland count: one
-  or four large glands, one per quadrant, countable at 16 tokens),
-  medium ones about chromatin clumping, fine ones about the speckle.
+  or four large glands, one per quadrant, countable at 16 tokens) or about the chromatin of a tile
+  without texture; medium and fine ones ask the same chromatin questions (clumping, speckle, dysplasia
+  grade, distribution) of a tile with clumps or speckle, whose answer names the texture.
 * **Detection**: one gland per tile (or none): a large gland drawn as tissue (coarse), a gland
   drawn only in the clumped texture (medium) or only in the speckle (fine), each placed on the
   token grid of its level's budget (cells of 112, 56, 28 pixels at 448) and 2-3 cells wide, so its
@@ -186,6 +187,9 @@ COUNT_WORDS = ("one", "two", "three", "four")
 VQA_GLAND_COUNTS = ("one-to-four", "one-or-four")
 """How many glands a coarse gland-count question's tile holds (``vqa_gland_count``)."""
 DEFAULT_VQA_GLAND_COUNT = "one-or-four"
+VQA_UNTEXTURED = ("coarse", "level")
+"""Where a chromatin question about a tile without texture sits (``vqa_untextured``)."""
+DEFAULT_VQA_UNTEXTURED = "coarse"
 
 
 def canonical_split(split: str) -> str:
@@ -302,6 +306,7 @@ class _Context:
     clump_texture: str = DEFAULT_CLUMP_TEXTURE
     gland_texture: str = DEFAULT_GLAND_TEXTURE
     vqa_gland_count: str = DEFAULT_VQA_GLAND_COUNT
+    vqa_untextured: str = DEFAULT_VQA_UNTEXTURED
 
     def draw(self, rng: np.random.Generator, scene: Scene) -> Image.Image:
         return self.draw_with_boxes(rng, scene)[0]
@@ -347,20 +352,63 @@ def _multiple_choice(rng: np.random.Generator, choices: list[str], correct: str,
     return options, option_letter(options.index(correct))
 
 
-#: VQA question families per level, taken in turn (``(i // 3) % len``).
+#: VQA question families per level, taken in turn (``(i // 3) % len``), with ``vqa_untextured="coarse"``
+#: (the default): a chromatin question is asked at every level, of a tile with that level's texture
+#: (none at the coarse level), and its answer names the texture, as a subtyping class does. Below a
+#: level's budget its tile looks untextured, so the answer read there is the coarse level's, which is
+#: wrong for the level, not right by a coin flip.
 VQA_FAMILIES = {
+    "coarse": ("gland presence", "chromatin clumping", "tissue pattern", "dysplasia grade", "tissue type",
+               "chromatin speckle", "gland count", "chromatin distribution"),
+    "medium": ("chromatin clumping", "dysplasia grade", "chromatin distribution"),
+    "fine": ("chromatin speckle", "dysplasia grade", "chromatin distribution"),
+}
+#: The families with ``vqa_untextured="level"`` (the earlier data): each level asks its own questions,
+#: and a medium or fine question's tile is textured or not, at random (answer "no" without texture).
+VQA_LEVEL_FAMILIES = {
     "coarse": ("gland presence", "tissue pattern", "tissue type", "gland count"),
     "medium": ("chromatin clumping", "dysplasia severity", "chromatin distribution"),
     "fine": ("chromatin speckle", "dysplasia grade", "chromatin texture"),
 }
+#: The chromatin drawn in a chromatin question's tile at each level (``vqa_untextured="coarse"``).
+LEVEL_CHROMATIN = {level: chromatin for chromatin, level in CHROMATIN_LEVEL.items()}
+#: The dysplasia grade each chromatin shows (``vqa_untextured="coarse"``), and the options offered.
+GRADE = {"even": LOW_GRADE.name, "clumped": MODERATE.name, "speckled": HIGH_GRADE.name}
+GRADE_OPTIONS = [*GRADE.values(), "no dysplasia"]
+
+
+def _chromatin_question(kind: str, chromatin: str, rng: np.random.Generator,
+                        shuffle: bool) -> tuple[str, str, list[str]]:
+    """A chromatin question of ``kind`` about a tile whose nuclei carry ``chromatin``: question,
+    answer and options (``vqa_untextured="coarse"``)."""
+    options: list[str] = []
+    if kind == "chromatin clumping":
+        question, answer = "Is the nuclear chromatin clumped?", "yes" if chromatin == "clumped" else "no"
+    elif kind == "chromatin speckle":
+        question, answer = "Do the nuclei show speckled chromatin?", "yes" if chromatin == "speckled" else "no"
+    elif kind == "dysplasia grade":
+        question = "What grade of dysplasia is shown?"
+        options, answer = _multiple_choice(rng, GRADE_OPTIONS, GRADE[chromatin], shuffle)
+    else:
+        question, answer = "How is the nuclear chromatin distributed?", CHROMATIN[chromatin]
+    return question, answer, options
 
 
 def _vqa(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
     difficulty = level(index)
-    kind = VQA_FAMILIES[difficulty][(index // len(LEVELS)) % len(VQA_FAMILIES[difficulty])]
+    families = VQA_FAMILIES if ctx.vqa_untextured == "coarse" else VQA_LEVEL_FAMILIES
+    kind = families[difficulty][(index // len(LEVELS)) % len(families[difficulty])]
     options: list[str] = []
     shuffle = ctx.vqa_option_order == "shuffled"
-    if difficulty == "coarse":
+    if kind.startswith(("chromatin", "dysplasia")) and ctx.vqa_untextured == "coarse":
+        # The level's texture on a glandular or epithelial tile (the random stream of the earlier data's
+        # chromatin tiles: a medium or fine tile drawn textured there is the same image here).
+        layout = ("glandular", "epithelium")[int(rng.integers(2))]
+        rng.random()  # was: textured or not
+        chromatin = LEVEL_CHROMATIN[difficulty]
+        scene = _scene(rng, ctx.size, layout, chromatin)
+        question, answer, options = _chromatin_question(kind, chromatin, rng, shuffle)
+    elif difficulty == "coarse":
         # Layout questions; the chromatin is drawn at random so that no texture answers them.
         chromatin = str(rng.choice(list(CHROMATIN)))
         if not ctx.vqa_coarse_texture:
@@ -448,6 +496,7 @@ def make_sample(
     lookalike: bool = False, vqa_option_order: str = "fixed", vqa_coarse_texture: bool = False,
     subtyping_normal: bool = False, clump_texture: str = DEFAULT_CLUMP_TEXTURE,
     gland_texture: str = DEFAULT_GLAND_TEXTURE, vqa_gland_count: str = DEFAULT_VQA_GLAND_COUNT,
+    vqa_untextured: str = DEFAULT_VQA_UNTEXTURED,
 ) -> Sample:
     """Sample ``index`` of ``task`` in ``split``: always the same for the same arguments.
 
@@ -455,7 +504,8 @@ def make_sample(
     glands drawn in them), from the same random stream: what a medium or fine sample shows below
     its level's budget. Its question and answer are the sample's; a detection tile keeps only the
     boxes of the glands still drawn. ``vqa_option_order``, ``vqa_coarse_texture``,
-    ``subtyping_normal``, ``clump_texture``, ``gland_texture`` and ``vqa_gland_count``: see
+    ``subtyping_normal``, ``clump_texture``, ``gland_texture``, ``vqa_gland_count`` and
+    ``vqa_untextured``: see
     :func:`generate`.
     """
     split = canonical_split(split)
@@ -468,8 +518,10 @@ def make_sample(
             raise ConfigError(f"synthpath {name} must be one of {list(CLUMP_TEXTURES)}, got {value!r}")
     if vqa_gland_count not in VQA_GLAND_COUNTS:
         raise ConfigError(f"synthpath vqa_gland_count must be one of {list(VQA_GLAND_COUNTS)}, got {vqa_gland_count!r}")
+    if vqa_untextured not in VQA_UNTEXTURED:
+        raise ConfigError(f"synthpath vqa_untextured must be one of {list(VQA_UNTEXTURED)}, got {vqa_untextured!r}")
     ctx = _Context(split, seed, tile, real_background, lookalike, vqa_option_order, bool(vqa_coarse_texture),
-                   bool(subtyping_normal), clump_texture, gland_texture, vqa_gland_count)
+                   bool(subtyping_normal), clump_texture, gland_texture, vqa_gland_count, vqa_untextured)
     return _BUILDERS[task](ctx, index, sample_rng(seed, split, task, index))
 
 
@@ -487,6 +539,7 @@ def generate(
     clump_texture: str = DEFAULT_CLUMP_TEXTURE,
     gland_texture: str = DEFAULT_GLAND_TEXTURE,
     vqa_gland_count: str = DEFAULT_VQA_GLAND_COUNT,
+    vqa_untextured: str = DEFAULT_VQA_UNTEXTURED,
 ) -> list[Sample]:
     """``n`` samples of the synthpath benchmark.
 
@@ -515,6 +568,14 @@ def generate(
     question's tiles hold one or four large glands (``"one-or-four"``, the default; options one and
     four) or one to four smaller ones (``"one-to-four"``, options one to four; the same random
     stream), which the tiny performer never learnt to count (it answered "one" at 256 tokens).
+    ``vqa_untextured``: where a chromatin question about a tile without texture sits. ``"coarse"`` (the
+    default): each level asks the chromatin questions (:data:`VQA_FAMILIES`) of tiles with its own
+    texture, the coarse level of tiles without one, and the answer names the texture ("no", "low-grade
+    dysplasia", "smooth and even" at the coarse level), so a tile looked at below its level's budget
+    gets the coarse level's answer, which is wrong, as a subtyping twin's is. ``"level"`` (the earlier
+    data): medium and fine questions of their own (:data:`VQA_LEVEL_FAMILIES`), half of them about a
+    tile without texture, answered "no" from 16 tokens by a performer that sees no texture there: the
+    oracle gave those questions 16 tokens, which no allocator can know to do without the detail.
     """
     split = canonical_split(split)
     tasks = TASKS if task is None else (task,)
@@ -536,4 +597,4 @@ def generate(
     return [make_sample(split, name, k, seed, tile, real_background, vqa_option_order=vqa_option_order,
                         vqa_coarse_texture=vqa_coarse_texture, subtyping_normal=subtyping_normal,
                         clump_texture=clump_texture, gland_texture=gland_texture,
-                        vqa_gland_count=vqa_gland_count) for name, k in bar]
+                        vqa_gland_count=vqa_gland_count, vqa_untextured=vqa_untextured) for name, k in bar]
