@@ -265,11 +265,14 @@ class AllocatorSection(GRPOSection):
     """What the allocator sees: the image at N0 tokens (paper) or a cheap low-resolution look."""
     low_view_tokens: int = Field(4, ge=1, le=MAX_TOKENS)
     """Visual tokens of the "low" view."""
-    answer: Literal["free", "candidates"] = "free"
+    answer: Literal["free", "candidates", "expected"] = "free"
     """How a budget is read from the allocator at inference: "free", the number it writes (the
     paper's); "candidates", the number it writes when every token after its ``<answer>`` tag must
     continue one of ``candidates`` (greedy decoding over their tokens: free, it writes digits one
-    by one and can join two budgets', e.g. 216 between 256 and 16). GRPO samples free answers either way."""
+    by one and can join two budgets', e.g. 216 between 256 and 16); "expected", the candidate with the
+    highest expected reward under ``rule``, its probabilities read as the belief that each candidate
+    is the image's oracle budget (for an allocator warmed up on oracle targets). GRPO samples free
+    answers either way."""
     candidates: list[int] = Field(default_factory=lambda: [16, 32, 64, 128, 256])
     """Budgets of the format warm-up and of the oracle in ``ablate-budget``."""
     warmup_steps: int = Field(0, ge=0)

@@ -60,11 +60,21 @@ def allocate(policy: DualPolicy, processor: Any, tasks: Mapping[str, Task], samp
         gens = generate(model, processor, convs, [a.image for a in inputs],
                         max_new_tokens=section.max_completion_length, batch_size=batch_size)
         chosen: list[int | None] = [None] * len(gens)
-        if section.answer == "candidates":
+        if section.answer in ("candidates", "expected"):
             prefixes = [answer_prefix(g.text) for g in gens]
             todo = [i for i, prefix in enumerate(prefixes) if prefix is not None]
-            picks = candidate_budgets(model, processor, [convs[i] for i in todo], [inputs[i].image for i in todo],
-                                      [prefixes[i] or "" for i in todo], section.candidates, batch_size)
+            budgets, logps = candidate_logps(model, processor, [convs[i] for i in todo],
+                                             [inputs[i].image for i in todo], [prefixes[i] or "" for i in todo],
+                                             section.candidates, batch_size)
+            if section.answer == "candidates":
+                tails = candidate_tails(processor, budgets)
+                picks = [budgets[_constrained_greedy(tails, scores)] for scores in logps]
+            else:
+                from pathreason.registry import get_reward
+
+                rule = get_reward(section.rule, lam=section.lam)
+                picks = [expected_budget(budgets, [sum(t) for t in scores], rule, inputs[i].n0, inputs[i].native)
+                         for i, scores in zip(todo, logps)]
             for i, pick in zip(todo, picks):
                 chosen[i] = pick
     out = []
@@ -95,10 +105,63 @@ def candidate_budgets(model: Any, processor: Any, conversations: Sequence[list[d
     digit by digit, so free greedy decoding can join the digits of two budgets (``"216"`` between
     256 and 16); constrained, the first digit it picks leaves only the budgets that start with it.
     Each candidate's tokens are scored once (teacher-forced, batched); a tie goes to the smaller."""
+    budgets, logps = candidate_logps(model, processor, conversations, images, prefixes, candidates, batch_size)
+    tails = candidate_tails(processor, budgets)
+    return [budgets[_constrained_greedy(tails, scores)] for scores in logps]
+
+
+def candidate_tails(processor: Any, budgets: Sequence[int]) -> list[list[int]]:
+    """The token ids of each budget's answer tail, ``" n </answer>"``."""
+    return [processor.tokenizer(f" {n} </answer>", add_special_tokens=False)["input_ids"] for n in budgets]
+
+
+def expected_budget(budgets: Sequence[int], logps: Sequence[float], rule: Any, n0: int, native: int) -> int:
+    """The budget whose expected allocation reward is highest (``allocator.answer: expected``).
+
+    ``logps[c]`` is the log-probability of the allocator writing ``budgets[c]``; normalised over the
+    candidates it is read as the allocator's belief that ``budgets[c]`` is the image's oracle budget
+    (what the oracle warm-up teaches: the smallest budget at which the performer answers right). A
+    budget ``c`` then answers right with probability ``P(oracle <= c)``, and its expected reward under
+    the allocation ``rule`` (a reward plugin, called with performer scores 1 and 0) is
+    ``P(oracle <= c) * R(c, 1) + (1 - P(oracle <= c)) * R(c, 0)``. The smaller budget wins a tie. Under
+    ``token_cost`` (``s - lam * c / n0``) a likely 16 gives way to 64 when the belief that 16 is not
+    enough outweighs the 48 tokens' price:
+
+    >>> from pathreason.rewards.allocation import rule_reward, token_cost_reward
+    >>> rule = rule_reward(token_cost_reward, "token_cost", lam=0.25)
+    >>> import math
+    >>> expected_budget([16, 64, 256], [math.log(0.6), math.log(0.25), math.log(0.15)], rule, 256, 256)
+    64
+    """
+    import math
+
+    from pathreason.allocator.inputs import allocation_target
+
+    top = max(logps)
+    weights = [math.exp(v - top) for v in logps]
+    total = sum(weights)
+    cdf, best, best_value = 0.0, budgets[0], float("-inf")
+    for n, w in zip(budgets, weights):
+        cdf += w / total
+        right, wrong = rule([allocation_target(n, "")] * 2, n0=[n0] * 2, native_tokens=[native] * 2,
+                            performer_score=[1.0, 0.0])
+        value = cdf * float(right if right is not None else float("-inf")) + (1 - cdf) * float(
+            wrong if wrong is not None else float("-inf"))
+        if value > best_value + 1e-12:
+            best, best_value = n, value
+    return best
+
+
+def candidate_logps(model: Any, processor: Any, conversations: Sequence[list[dict[str, Any]]],
+                    images: Sequence[Any], prefixes: Sequence[str], candidates: Sequence[int],
+                    batch_size: int = 16) -> tuple[list[int], list[list[list[float]]]]:
+    """The sorted distinct ``candidates`` and, per conversation and candidate, the log-probability of
+    each token of its answer tail (``" n </answer>"``) after the prompt, the image and ``prefix``:
+    teacher-forced, batched, each candidate scored once."""
     import torch
 
     budgets = sorted(set(candidates))
-    tails = [processor.tokenizer(f" {n} </answer>", add_special_tokens=False)["input_ids"] for n in budgets]
+    tails = candidate_tails(processor, budgets)
     rows = [(i, c) for i in range(len(conversations)) for c in range(len(budgets))]
     contexts = [processor.apply_chat_template(conv, add_generation_prompt=True, tokenize=False) + prefix
                 for conv, prefix in zip(conversations, prefixes)]
@@ -117,7 +180,7 @@ def candidate_budgets(model: Any, processor: Any, conversations: Sequence[list[d
             first = last - len(tails[c]) + 1
             logp = torch.log_softmax(logits[row, first - 1:last].float(), dim=-1)
             logps[i][c] = logp.gather(1, ids[row, first:last + 1, None])[:, 0].tolist()
-    return [budgets[_constrained_greedy(tails, scores)] for scores in logps]
+    return budgets, logps
 
 
 def _constrained_greedy(tails: Sequence[Sequence[int]], logps: Sequence[Sequence[float]]) -> int:

@@ -472,6 +472,60 @@ def test_candidate_answers_are_greedy_decoding_constrained_to_the_candidates(tra
     assert {r.budget for r in report.records} <= set(section.candidates)
 
 
+def test_expected_budget_weighs_the_belief_in_each_oracle_budget_against_the_rule() -> None:
+    """``allocator.answer: expected``, by hand. Beliefs 0.6 / 0.25 / 0.15 that 16 / 64 / 256 is the
+    oracle budget, N0 256. token_cost, lam 0.25 (s - 0.25 * n / 256): 16 earns 0.6 - 0.015625 =
+    0.584, 64 earns 0.85 - 0.0625 = 0.7875, 256 earns 1 - 0.25 = 0.75: 64. Eq. 10, lam 0.5 (s below
+    N0, 0.5 s at it): 0.6, 0.85, 0.5: 64. Beliefs 0.95 / 0.0375 / 0.0125: token_cost gives 16
+    0.95 - 0.015625 = 0.934, 64 0.9875 - 0.0625 = 0.925, 256 0.75: 16. Ties go to the smaller budget."""
+    import math
+
+    from pathreason.allocator.trained import expected_budget
+    from pathreason.rewards.allocation import allocation_reward, rule_reward, token_cost_reward
+
+    cost = rule_reward(token_cost_reward, "token_cost", lam=0.25)
+    eq10 = rule_reward(allocation_reward, "eq10", lam=0.5)
+    logs = [math.log(p) for p in (0.6, 0.25, 0.15)]
+    assert expected_budget([16, 64, 256], logs, cost, 256, 256) == 64
+    assert expected_budget([16, 64, 256], logs, eq10, 256, 256) == 64
+    assert expected_budget([16, 64, 256], [math.log(p) for p in (0.95, 0.0375, 0.0125)], cost, 256, 256) == 16
+    # unnormalised log-probabilities (a sequence's own) give the same beliefs
+    assert expected_budget([16, 64, 256], [v - 7.0 for v in logs], cost, 256, 256) == 64
+    # a flat belief under Eq. 10: 16 earns 1/3, 64 2/3, 256 0.5 * 1 = 0.5: 64
+    assert expected_budget([16, 64, 256], [0.0, 0.0, 0.0], eq10, 256, 256) == 64
+    # equal expected rewards: the smaller budget (both candidates certain to answer right, no price)
+    assert expected_budget([16, 64], [0.0, -50.0], eq10, 256, 256) == 16
+
+
+@pytest.mark.slow
+def test_expected_answers_read_the_candidates_probabilities(trained: Engine) -> None:
+    """Through evaluation, ``answer: expected`` picks for each image the budget :func:`expected_budget`
+    gives over the candidates' log-probabilities (summed over each answer's tokens) and the run's
+    rule, and hands the performer only candidates."""
+    from pathreason.allocator.inputs import allocation_messages, allocator_input
+    from pathreason.allocator.trained import answer_prefix, candidate_logps, expected_budget
+    from pathreason.registry import get_reward
+
+    engine = Engine.load(trained.run.path, allocator={"answer": "expected"})
+    section, processor = engine.config.allocator, engine.processor
+    samples = engine.samples("test", 4)
+    report = engine.evaluate(budgeter="allocator", n=4, progress=False, write=False)
+    inputs = [allocator_input(s.load_image(), section, engine.config.budget.train_tokens) for s in samples]
+    convs = [allocation_messages(engine.tasks[s.task], s, a.n0, a.native) for s, a in zip(samples, inputs)]
+    rule = get_reward(section.rule, lam=section.lam)
+    by_id = {r.id: r for r in report.records}
+    with engine.allocator_policy().allocator() as model:
+        for s, conv, a in zip(samples, convs, inputs):
+            record = by_id[s.id]
+            prefix = answer_prefix(record.extra["allocator_answer"])
+            if prefix is None:
+                assert record.extra["allocator_fallback"]
+                continue
+            budgets, logps = candidate_logps(model, processor, [conv], [a.image], [prefix], section.candidates)
+            assert record.budget == expected_budget(budgets, [sum(t) for t in logps[0]], rule, a.n0, a.native)
+    assert {r.budget for r in report.records} <= set(section.candidates)
+
+
 @pytest.mark.slow
 def test_interrupted_allocator_resumes_from_its_checkpoint(trained: Engine, tmp_path: Path) -> None:
     """A checkpoint of the allocator phase (its adapter in a sub-folder, as peft writes a named
