@@ -17,7 +17,7 @@ trained on): ``static:16 … static:256``, ``native``, the oracle, ``escalate`` 
 the validation split), and the allocator: one **per task** (trained on that task's images only) and
 one **for all tasks** (trained on the mixed data; the task prompt is part of its input), each under
 the paper's Eq. 10 (``eq10``, λ = 0.5) and under the tiny preset's ``token_cost`` rule at the λ the
-performer run's config names (the preset's 0.25; 0.1 for a VQA run) (``--rules``). The mixed
+performer run's config names (the preset's 0.25) (``--rules``). The mixed
 allocator needs one performer for all tasks; with one performer per task it is left out (said so in
 the output); ``--no-per-task`` leaves the per-task ones out.
 
@@ -195,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tasks", default=",".join(TASKS), help="tasks (default: vqa,subtyping,detection)")
     parser.add_argument("--rules", default="eq10:0.5,token_cost",
                         help="allocation rules, each RULE:LAMBDA or RULE (the lambda of the performer run's "
-                             "config: the tiny preset's 0.25, 0.1 for VQA) (default: eq10:0.5,token_cost)")
+                             "config: the tiny preset's 0.25) (default: eq10:0.5,token_cost)")
     parser.add_argument("--no-mixed", action="store_true", help="leave out the allocator for all tasks")
     parser.add_argument("--no-per-task", action="store_true",
                         help="leave out the per-task allocators (the allocator for all tasks only: its checks are info)")
