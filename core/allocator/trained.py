@@ -63,16 +63,15 @@ def allocate(policy: DualPolicy, processor: Any, tasks: Mapping[str, Task], samp
         if section.answer in ("candidates", "expected"):
             prefixes = [answer_prefix(g.text) for g in gens]
             todo = [i for i, prefix in enumerate(prefixes) if prefix is not None]
-            budgets, logps = candidate_logps(model, processor, [convs[i] for i in todo],
-                                             [inputs[i].image for i in todo], [prefixes[i] or "" for i in todo],
-                                             section.candidates, batch_size)
+            args = (model, processor, [convs[i] for i in todo], [inputs[i].image for i in todo],
+                    [prefixes[i] or "" for i in todo], section.candidates, batch_size)
             if section.answer == "candidates":
-                tails = candidate_tails(processor, budgets)
-                picks = [budgets[_constrained_greedy(tails, scores)] for scores in logps]
+                picks = candidate_budgets(*args)
             else:
                 from pathreason.registry import get_reward
 
                 rule = get_reward(section.rule, lam=section.lam)
+                budgets, logps = candidate_logps(*args)
                 picks = [expected_budget(budgets, [sum(t) for t in scores], rule, inputs[i].n0, inputs[i].native)
                          for i, scores in zip(todo, logps)]
             for i, pick in zip(todo, picks):
@@ -143,10 +142,9 @@ def expected_budget(budgets: Sequence[int], logps: Sequence[float], rule: Any, n
     cdf, best, best_value = 0.0, budgets[0], float("-inf")
     for n, w in zip(budgets, weights):
         cdf += w / total
-        right, wrong = rule([allocation_target(n, "")] * 2, n0=[n0] * 2, native_tokens=[native] * 2,
-                            performer_score=[1.0, 0.0])
-        value = cdf * float(right if right is not None else float("-inf")) + (1 - cdf) * float(
-            wrong if wrong is not None else float("-inf"))
+        right, wrong = (float("-inf") if r is None else float(r) for r in rule(
+            [allocation_target(n, "")] * 2, n0=[n0] * 2, native_tokens=[native] * 2, performer_score=[1.0, 0.0]))
+        value = cdf * right + (1 - cdf) * wrong
         if value > best_value + 1e-12:
             best, best_value = n, value
     return best
