@@ -441,23 +441,20 @@ def _vqa(ctx: _Context, index: int, rng: np.random.Generator) -> Sample:
         layout = ("glandular", "epithelium")[int(rng.integers(2))]
         textured = bool(rng.random() < 0.5)
         present = "clumped" if difficulty == "medium" else "speckled"
-        scene = _scene(rng, ctx.size, layout, present if textured else "even")
+        chromatin = present if textured else "even"
+        scene = _scene(rng, ctx.size, layout, chromatin)
         low, moderate, high = LOW_GRADE.name, MODERATE.name, HIGH_GRADE.name  # an adenoma's dysplasia too
-        if kind == "chromatin clumping":
-            question, answer = "Is the nuclear chromatin clumped?", "yes" if textured else "no"
+        if kind in ("chromatin clumping", "chromatin speckle", "chromatin distribution"):
+            question, answer, options = _chromatin_question(kind, chromatin, rng, shuffle)
         elif kind == "dysplasia severity":
             question = "How severe is the dysplasia?"
             options, answer = _multiple_choice(rng, [low, moderate, "no dysplasia"], moderate if textured else low,
                                                shuffle)
-        elif kind == "chromatin distribution":
-            question, answer = "How is the nuclear chromatin distributed?", CHROMATIN[present if textured else "even"]
-        elif kind == "chromatin speckle":
-            question, answer = "Do the nuclei show speckled chromatin?", "yes" if textured else "no"
         elif kind == "dysplasia grade":
             question = "What grade of dysplasia is shown?"
             options, answer = _multiple_choice(rng, [low, high, "no dysplasia"], high if textured else low, shuffle)
         else:
-            question, answer = "What is the chromatin texture of the nuclei?", CHROMATIN[present if textured else "even"]
+            question, answer = "What is the chromatin texture of the nuclei?", CHROMATIN[chromatin]
     question_type = "multiple choice" if options else ("yes/no" if answer in ("yes", "no") else "open")
     return Sample(
         id=ctx.sample_id("vqa", index),
